@@ -1,0 +1,70 @@
+# Vein clinic assistant. `make run` and `make test` are the two commands;
+# both do all the set-up they need and are safe to run again.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Rasa 3.6 needs Python 3.10: take python3.10 from PATH, else pyenv's.
+PYTHON310 ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10 /usr/bin/python3.10; do \
+	$$p -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && echo $$p && break; done)
+VENV := .venv
+PY := $(VENV)/bin/python
+RASA := $(VENV)/bin/rasa
+INSTALLED := $(VENV)/.installed
+SPACY_PIPELINE := var/spacy/vein_pipeline
+MODEL := models/vein-assistant.tar.gz
+TRAINING_INPUTS := config.yml domain.yml $(shell find data addons -type f \( -name '*.yml' -o -name '*.jsonl' -o -name '*.py' \) 2>/dev/null)
+# Quieter TensorFlow and Rasa in logs; tests read var/logs/ for detail.
+export TF_CPP_MIN_LOG_LEVEL := 2
+export LOG_LEVEL ?= INFO
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: help setup run test test-unit test-e2e validate evaluate train clean
+
+help:
+	@echo "make run    set up, train if needed, start everything (Ctrl-C stops)"
+	@echo "make test   set up, train if needed, run every check"
+
+$(INSTALLED): pyproject.toml constraints.txt
+	@test -n "$(PYTHON310)" || { echo "Python 3.10 not found (Rasa 3.6 needs it)"; exit 1; }
+	test -d $(VENV) || $(PYTHON310) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check pip==24.0
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	touch $@
+
+$(SPACY_PIPELINE)/meta.json: $(INSTALLED) spacy/config.cfg data/spacy/patterns.jsonl
+	rm -rf $(SPACY_PIPELINE)
+	$(PY) -m spacy assemble spacy/config.cfg $(SPACY_PIPELINE) > /dev/null
+	@echo "spaCy pipeline assembled in $(SPACY_PIPELINE)"
+
+$(MODEL): $(SPACY_PIPELINE)/meta.json $(TRAINING_INPUTS)
+	@echo "Training the Rasa model (about two minutes) ..."
+	$(RASA) train --quiet --fixed-model-name vein-assistant --out models 2>&1 \
+		| grep -vE "it/s\]|s/it\]|Epochs:|^\s*$$" || true
+	@test -f $@ || { echo "training failed"; exit 1; }
+	@touch $@
+
+setup: $(INSTALLED) $(SPACY_PIPELINE)/meta.json $(MODEL)
+
+train: $(MODEL)
+
+run: setup
+	$(PY) -m ops.stack
+
+validate: setup
+	$(RASA) data validate --fail-on-warnings --quiet 2>&1 | grep -v tensorflow; exit $${PIPESTATUS[0]}
+
+test-unit: setup
+	$(PY) -m pytest tests/unit -q
+
+test-e2e: setup
+	$(PY) -m pytest tests/e2e -q
+
+evaluate: setup
+	$(PY) -m ops.evaluate_nlu
+
+test: setup validate
+	$(PY) -m pytest -q
+	$(PY) -m ops.evaluate_nlu
+
+clean:
+	rm -rf models results var/spacy

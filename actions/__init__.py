@@ -1,0 +1,1 @@
+"""Custom actions for the vein clinic assistant (run by the Rasa action server)."""

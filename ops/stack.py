@@ -1,0 +1,205 @@
+"""Start, watch and stop the assistant's processes.
+
+Used by `make run` (python -m ops.stack) and by the end-to-end tests, so both
+exercise the same start-up: action server, Rasa server, delivery worker and the
+web chat page, each logging to var/logs/<name>.log.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+
+
+@dataclass
+class StackConfig:
+    """Ports, folders and environment for one running copy of the assistant."""
+
+    rasa_port: int = 5005
+    action_port: int = 5055
+    web_port: int = 8080
+    var_dir: Path = ROOT / "var"
+    # TEST_MODEL_PATH lets a developer test a model trained elsewhere.
+    model_path: Path = Path(os.environ.get("TEST_MODEL_PATH", ROOT / "models"))
+    extra_env: Dict[str, str] = field(default_factory=dict)
+    with_worker: bool = True
+    with_web: bool = True
+
+
+def auth_token(var_dir: Path) -> str:
+    """RASA_AUTH_TOKEN, or one generated once and kept in var/ (mode 600)."""
+    if os.environ.get("RASA_AUTH_TOKEN"):
+        return os.environ["RASA_AUTH_TOKEN"]
+    path = var_dir / "rasa_auth_token"
+    if not path.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+class Stack:
+    """The processes of one assistant, started in dependency order."""
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.processes: Dict[str, subprocess.Popen] = {}
+        self.log_dir = config.var_dir / "logs"
+        self.token = auth_token(config.var_dir)
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.config.rasa_port}"
+
+    @property
+    def web_url(self) -> str:
+        return f"http://localhost:{self.config.web_port}/"
+
+    def env(self) -> Dict[str, str]:
+        cfg = self.config
+        env = dict(os.environ)
+        env.setdefault("VAR_DIR", str(cfg.var_dir))
+        env.setdefault("DATABASE_URL", f"sqlite:///{cfg.var_dir / 'requests.db'}")
+        env.setdefault("TRACKER_STORE_URL", f"sqlite:///{cfg.var_dir / 'tracker.db'}")
+        env.setdefault("LOCK_STORE_URL", "memory")
+        env.setdefault("ACTION_ENDPOINT_URL", f"http://127.0.0.1:{cfg.action_port}/webhook")
+        env.setdefault("CORS_ORIGINS", f"http://localhost:{cfg.web_port} http://127.0.0.1:{cfg.web_port}")
+        env.update(cfg.extra_env)
+        env["RASA_AUTH_TOKEN"] = self.token
+        env["PYTHONPATH"] = str(ROOT)
+        env["PYTHONUNBUFFERED"] = "1"
+        # Processes listen on loopback only unless an operator says otherwise.
+        env.setdefault("SANIC_HOST", "127.0.0.1")
+        return env
+
+    def commands(self) -> Dict[str, List[str]]:
+        cfg = self.config
+        env = self.env()
+        commands = {
+            "actions": [
+                str(VENV_BIN / "python"), "-m", "rasa_sdk",
+                "--actions", "actions", "--port", str(cfg.action_port),
+            ],
+            "rasa": [
+                str(VENV_BIN / "rasa"), "run",
+                "--model", str(cfg.model_path),
+                "--endpoints", str(ROOT / "endpoints.yml"),
+                "--credentials", str(ROOT / "credentials.yml"),
+                "--interface", env.get("RASA_INTERFACE", "0.0.0.0"),
+                "--port", str(cfg.rasa_port),
+                "--enable-api", "--auth-token", self.token,
+                "--cors", *env["CORS_ORIGINS"].split(),
+            ],
+        }
+        if cfg.with_worker and (ROOT / "actions" / "delivery.py").exists():
+            commands["worker"] = [str(VENV_BIN / "python"), "-m", "actions.delivery"]
+        if cfg.with_web:
+            commands["web"] = [
+                str(VENV_BIN / "python"), "-m", "ops.web", "--port", str(cfg.web_port),
+                "--rasa-url", env.get("PUBLIC_RASA_URL", f"http://localhost:{cfg.rasa_port}"),
+            ]
+        return commands
+
+    def start_process(self, name: str) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"{name}.log", "ab")
+        self.processes[name] = subprocess.Popen(
+            self.commands()[name], cwd=ROOT, env=self.env(),
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def start(self, timeout: float = 180) -> "Stack":
+        for name in self.commands():
+            self.start_process(name)
+        self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout: float = 180) -> None:
+        checks: Dict[str, Callable[[], bool]] = {
+            "actions": lambda: _answers(f"http://127.0.0.1:{self.config.action_port}/health"),
+            "rasa": lambda: _answers(f"{self.rasa_url}/"),
+        }
+        if "web" in self.processes:
+            checks["web"] = lambda: _answers(f"http://127.0.0.1:{self.config.web_port}/")
+        deadline = time.monotonic() + timeout
+        pending = dict(checks)
+        while pending:
+            for name in list(pending):
+                if self.processes[name].poll() is not None:
+                    raise RuntimeError(f"{name} exited early; see {self.log_dir / (name + '.log')}")
+                if pending[name]():
+                    del pending[name]
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not ready after {timeout:.0f}s: {', '.join(pending)}")
+            time.sleep(0.5)
+
+    def stop_process(self, name: str, timeout: float = 20) -> None:
+        process = self.processes.pop(name, None)
+        if process is None or process.poll() is not None:
+            return
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    def stop(self) -> None:
+        for name in reversed(list(self.processes)):
+            self.stop_process(name)
+
+    def send(self, sender: str, message: str, timeout: float = 30) -> List[dict]:
+        """One message through the REST channel, as a patient's client sends it."""
+        response = requests.post(
+            f"{self.rasa_url}/webhooks/rest/webhook",
+            json={"sender": sender, "message": message}, timeout=timeout,
+        )
+        response.raise_for_status()
+        return response.json()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code < 500
+    except requests.RequestException:
+        return False
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the vein clinic assistant.")
+    parser.add_argument("--rasa-port", type=int, default=int(os.environ.get("RASA_PORT", 5005)))
+    parser.add_argument("--action-port", type=int, default=int(os.environ.get("ACTION_PORT", 5055)))
+    parser.add_argument("--web-port", type=int, default=int(os.environ.get("WEB_PORT", 8080)))
+    args = parser.parse_args(argv)
+    stack = Stack(StackConfig(args.rasa_port, args.action_port, args.web_port))
+    print("Starting the action server, Rasa server and web chat page (logs in var/logs/) ...")
+    try:
+        stack.start()
+        print(f"\nReady. Open the web chat at {stack.web_url}")
+        print(f"REST channel: POST {stack.rasa_url}/webhooks/rest/webhook")
+        print("Press Ctrl-C to stop.\n")
+        while all(p.poll() is None for p in stack.processes.values()):
+            time.sleep(1)
+        print("A process stopped unexpectedly; see var/logs/.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        print("Stopping ...")
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -6,6 +6,12 @@ SHELL := /bin/bash
 # Rasa 3.6 needs Python 3.10: take python3.10 from PATH, else pyenv's.
 PYTHON310 ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10 /usr/bin/python3.10; do \
 	$$p -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && echo $$p && break; done)
+# Optional local settings (see README, Configuration): KEY=value lines.
+ifneq (,$(wildcard .env))
+include .env
+export $(shell sed -n 's/^\([A-Za-z_][A-Za-z0-9_]*\)=.*/\1/p' .env)
+endif
+
 VENV := .venv
 PY := $(VENV)/bin/python
 RASA := $(VENV)/bin/rasa
@@ -15,6 +21,8 @@ MODEL := models/vein-assistant.tar.gz
 TRAINING_INPUTS := config.yml domain.yml $(shell find data addons -type f \( -name '*.yml' -o -name '*.jsonl' -o -name '*.py' \) 2>/dev/null)
 # Quieter TensorFlow and Rasa in logs; tests read var/logs/ for detail.
 export TF_CPP_MIN_LOG_LEVEL := 2
+# No telemetry or error reports leave the machine.
+export RASA_TELEMETRY_ENABLED := false
 export LOG_LEVEL ?= INFO
 export PYTHONPATH := $(CURDIR)
 

@@ -13,6 +13,11 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
 from actions.clinic import clinic_details
+from addons import resilience
+
+# The Rasa server loads this module at start-up (endpoints.yml, nlg): the
+# place to make failed custom actions apologise instead of going silent.
+resilience.install()
 
 
 class ClinicNLG(TemplatedNaturalLanguageGenerator):

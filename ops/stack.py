@@ -80,6 +80,7 @@ class Stack:
         env["RASA_AUTH_TOKEN"] = self.token
         env["PYTHONPATH"] = str(ROOT)
         env["PYTHONUNBUFFERED"] = "1"
+        env["RASA_TELEMETRY_ENABLED"] = "false"  # no telemetry or error reports leave the machine
         # Processes listen on loopback only unless an operator says otherwise.
         env.setdefault("SANIC_HOST", "127.0.0.1")
         return env
@@ -112,11 +113,18 @@ class Stack:
             ]
         return commands
 
+    def process_env(self, name: str) -> Dict[str, str]:
+        env = self.env()
+        if name == "rasa":
+            # Sanic reads SANIC_* settings: refuse huge bodies with 413 before parsing.
+            env.setdefault("SANIC_REQUEST_MAX_SIZE", str(256 * 1024))
+        return env
+
     def start_process(self, name: str) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}.log", "ab")
         self.processes[name] = subprocess.Popen(
-            self.commands()[name], cwd=ROOT, env=self.env(),
+            self.commands()[name], cwd=ROOT, env=self.process_env(name),
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
 

@@ -1,0 +1,48 @@
+"""When the action server cannot be reached, apologise instead of going silent.
+
+Rasa 3.6 logs a failed custom action and carries on with no reply at all. This
+wraps RemoteAction.run so that a failure to run a custom action becomes one
+short apology with the clinic's phone number (utter_action_unavailable), once
+per patient message. Installed when the Rasa server loads addons.nlg.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, List
+
+from rasa.core.actions.action import ActionExecutionRejection, RemoteAction, create_bot_utterance
+from rasa.shared.core.events import ActionExecuted, BotUttered, Event, UserUttered
+from rasa.shared.exceptions import RasaException
+
+logger = logging.getLogger(__name__)
+
+APOLOGY = "utter_action_unavailable"
+_original_run = RemoteAction.run
+
+
+def apologised_this_turn(tracker: Any) -> bool:
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            return False
+        if isinstance(event, BotUttered) and (event.metadata or {}).get("utter_action") == APOLOGY:
+            return True
+    return False
+
+
+async def run_or_apologise(self: RemoteAction, output_channel, nlg, tracker, domain) -> List[Event]:
+    try:
+        return await _original_run(self, output_channel, nlg, tracker, domain)
+    except ActionExecutionRejection:
+        raise
+    except RasaException:
+        logger.error("Custom action %s could not run; the patient gets an apology.", self.name())
+        if apologised_this_turn(tracker):
+            return []
+        message = await nlg.generate(APOLOGY, tracker, output_channel.name())
+        return [create_bot_utterance({**(message or {}), "utter_action": APOLOGY})]
+
+
+def install() -> None:
+    """Idempotent: wrap RemoteAction.run once per process."""
+    if RemoteAction.run is not run_or_apologise:
+        RemoteAction.run = run_or_apologise

@@ -1,0 +1,128 @@
+"""The assistant's knowledge stays tied to the clinic's approved facts."""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Dict, List, Set
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCT = Path(os.environ.get("PRODUCT_DIR", ROOT.parent / "shared" / "product"))
+FACT_ID = re.compile(r"\bF\d+\b")
+
+
+def load_yaml(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def contract_faq_facts() -> Dict[str, Set[str]]:
+    """faq/<name> -> fact ids, from the FAQ table of intents.md."""
+    rows = re.findall(r"^\| (faq/\w+) \|.*\| ([F\d ]+) \|$", (PRODUCT / "intents.md").read_text(), re.M)
+    return {name: set(FACT_ID.findall(ids)) for name, ids in rows}
+
+
+def contract_intents() -> Set[str]:
+    text = (PRODUCT / "intents.md").read_text()
+    conversation = text.split("## Conversation")[1].split("## Red flags")[0]
+    names: Set[str] = set()
+    for first_cell in re.findall(r"^\| ([a-z_, ]+) \|", conversation, re.M):
+        names |= {n.strip() for n in first_cell.split(",") if n.strip() and n.strip() != "intent"}
+    return names | {"faq"}
+
+
+def faq_responses() -> Dict[str, List[dict]]:
+    return load_yaml(ROOT / "data" / "responses" / "faq.yml")["responses"]
+
+
+def project_facts() -> Dict[str, dict]:
+    return load_yaml(ROOT / "data" / "facts.yml")["facts"]
+
+
+def nlu_examples(path: Path) -> Dict[str, List[str]]:
+    examples: Dict[str, List[str]] = {}
+    for block in load_yaml(path).get("nlu", []):
+        if "intent" in block:
+            lines = [l[2:].strip() for l in block["examples"].splitlines() if l.startswith("- ")]
+            examples.setdefault(block["intent"], []).extend(lines)
+    return examples
+
+
+def training_examples() -> Dict[str, List[str]]:
+    merged: Dict[str, List[str]] = {}
+    for path in sorted((ROOT / "data" / "nlu").glob("*.yml")):
+        for intent, lines in nlu_examples(path).items():
+            merged.setdefault(intent, []).extend(lines)
+    return merged
+
+
+def test_project_facts_match_the_contract_ids() -> None:
+    contract_ids = set(FACT_ID.findall((PRODUCT / "facts.md").read_text()))
+    assert set(project_facts()) == contract_ids
+    for fact_id, fact in project_facts().items():
+        assert fact["fact"].strip() and fact["section"].strip(), fact_id
+
+
+def test_every_contract_intent_is_in_the_domain() -> None:
+    domain_intents = set(load_yaml(ROOT / "domain.yml")["intents"])
+    assert contract_intents() - domain_intents == set()
+    assert {"greet", "book_appointment", "medical_emergency", "out_of_scope"} <= contract_intents()
+
+
+@pytest.mark.parametrize("faq_intent", sorted(contract_faq_facts()))
+def test_each_faq_answer_cites_exactly_its_contract_facts(faq_intent: str) -> None:
+    variations = faq_responses().get(f"utter_{faq_intent}")
+    assert variations, f"no answer for {faq_intent}"
+    for variation in variations:
+        cited = set((variation.get("metadata") or {}).get("facts") or [])
+        assert cited, f"{faq_intent} names no fact"
+        assert cited <= set(project_facts()), f"{faq_intent} names unknown facts {cited - set(project_facts())}"
+        assert cited == contract_faq_facts()[faq_intent]
+
+
+def test_no_answer_without_a_contract_intent() -> None:
+    answered = {name.removeprefix("utter_") for name in faq_responses()}
+    assert answered == set(contract_faq_facts())
+
+
+@pytest.mark.parametrize("name", sorted(faq_responses()))
+def test_faq_answers_are_short_and_plain(name: str) -> None:
+    for variation in faq_responses()[name]:
+        text = variation["text"]
+        sentences = [s for s in re.split(r"(?<=[.!?])\s+", text) if s]
+        assert 1 <= len(sentences) <= 3, text
+        words = re.findall(r"[A-Za-z']+", text)
+        assert len(words) <= 45, text
+        # Short words and sentences: about what a 13-year-old reads easily.
+        assert sum(len(w) for w in words) / len(words) < 5.6, text
+        titles = [b["title"] for b in variation.get("buttons", [])]
+        assert titles == ["Book a consultation", "Ask another question"]
+
+
+def test_answers_never_copy_the_article_wording() -> None:
+    article = re.findall(r"[a-z']+", (PRODUCT / "article.txt").read_text().lower())
+    article_runs = {" ".join(article[i : i + 5]) for i in range(len(article) - 4)}
+    for name, variations in faq_responses().items():
+        for variation in variations:
+            words = re.findall(r"[a-z']+", variation["text"].lower())
+            runs = {" ".join(words[i : i + 5]) for i in range(len(words) - 4)}
+            assert not runs & article_runs, f"{name} copies the article: {runs & article_runs}"
+
+
+def test_enough_varied_training_examples() -> None:
+    examples = training_examples()
+    for faq_intent in contract_faq_facts():
+        assert len(set(examples.get(faq_intent, []))) >= 30, faq_intent
+    assert len(set(examples.get("out_of_scope", []))) >= 100
+
+
+def test_held_out_set_is_big_enough_and_never_trained_on() -> None:
+    held_out = nlu_examples(ROOT / "tests" / "nlu" / "heldout.yml")
+    for faq_intent in contract_faq_facts():
+        assert len(held_out.get(faq_intent, [])) >= 10, faq_intent
+    assert len(held_out.get("out_of_scope", [])) >= 40
+    trained = {t.lower().strip() for lines in training_examples().values() for t in lines}
+    leaked = {t for lines in held_out.values() for t in lines if t.lower().strip() in trained}
+    assert not leaked, f"held-out examples found in training data: {sorted(leaked)[:10]}"

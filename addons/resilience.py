@@ -17,6 +17,9 @@ from rasa.shared.exceptions import RasaException
 logger = logging.getLogger(__name__)
 
 APOLOGY = "utter_action_unavailable"
+# Background bookkeeping the patient never sees: a failure is logged, not apologised
+# for (the emergency reply must stay the only message of its turn).
+SILENT_ACTIONS = {"action_record_emergency"}
 _original_run = RemoteAction.run
 
 
@@ -35,8 +38,8 @@ async def run_or_apologise(self: RemoteAction, output_channel, nlg, tracker, dom
     except ActionExecutionRejection:
         raise
     except RasaException:
-        logger.error("Custom action %s could not run; the patient gets an apology.", self.name())
-        if apologised_this_turn(tracker):
+        logger.error("Custom action %s could not run.", self.name())
+        if self.name() in SILENT_ACTIONS or apologised_this_turn(tracker):
             return []
         message = await nlg.generate(APOLOGY, tracker, output_channel.name())
         return [create_bot_utterance({**(message or {}), "utter_action": APOLOGY})]

@@ -1,6 +1,7 @@
 """Shared fixtures: a real running assistant (action server + Rasa server)."""
 from __future__ import annotations
 
+import socket
 import uuid
 from pathlib import Path
 from typing import Iterator
@@ -19,12 +20,19 @@ def responses() -> ResponseCatalog:
     return ResponseCatalog.load()
 
 
+def free_port() -> int:
+    """A port nobody listens on now, so parallel test runs never collide."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The whole assistant on test ports, with its own empty var/ folder."""
     var_dir = tmp_path_factory.mktemp("var")
     running = Stack(
-        StackConfig(rasa_port=5105, action_port=5155, web_port=8180, var_dir=var_dir)
+        StackConfig(rasa_port=free_port(), action_port=free_port(), web_port=free_port(), var_dir=var_dir)
     )
     try:
         running.start(timeout=240)

@@ -129,10 +129,20 @@ class Stack:
         )
 
     def start(self, timeout: float = 180) -> "Stack":
+        self.migrate()
         for name in self.commands():
             self.start_process(name)
         self.wait_ready(timeout)
         return self
+
+    def migrate(self) -> None:
+        """Request database schema to head (Alembic), for this stack's DATABASE_URL, before anything uses it."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_dir / "migrate.log", "ab") as log:
+            done = subprocess.run([str(VENV_BIN / "python"), "-m", "actions.store", "migrate"],
+                                  cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT)
+        if done.returncode != 0:
+            raise RuntimeError(f"database migration failed; see {self.log_dir / 'migrate.log'}")
 
     def wait_ready(self, timeout: float = 180) -> None:
         checks: Dict[str, Callable[[], bool]] = {

@@ -18,7 +18,9 @@ RASA := $(VENV)/bin/rasa
 INSTALLED := $(VENV)/.installed
 SPACY_PIPELINE := var/spacy/vein_pipeline
 MODEL := models/vein-assistant.tar.gz
-TRAINING_INPUTS := config.yml domain.yml $(shell find data addons -type f \( -name '*.yml' -o -name '*.jsonl' -o -name '*.py' \) 2>/dev/null)
+# Retrain when the data, the config or a component the pipeline runs changes.
+TRAINING_INPUTS := config.yml domain.yml addons/faq_gate.py addons/red_flags.py \
+	$(shell find data -type f \( -name '*.yml' -o -name '*.jsonl' \) 2>/dev/null)
 # Quieter TensorFlow and Rasa in logs; tests read var/logs/ for detail.
 export TF_CPP_MIN_LOG_LEVEL := 2
 # No telemetry or error reports leave the machine.
@@ -52,6 +54,8 @@ $(MODEL): $(SPACY_PIPELINE)/meta.json $(TRAINING_INPUTS)
 	@touch $@
 
 setup: $(INSTALLED) $(SPACY_PIPELINE)/meta.json $(MODEL)
+	@# Chromium for the browser tests and the widget's npm packages; a no-op once installed.
+	bash ops/setup_browser.sh
 
 train: $(MODEL)
 

@@ -1,0 +1,87 @@
+"""The web chat widget's channel: Rasa's socket.io channel, made to work and checked.
+
+Rasa 3.6's SocketIOInput calls `sio.enter_room(...)` without awaiting it, but
+python-socketio 5.x made that a coroutine: the browser never joins its
+session's room, so with session_persistence no reply ever reaches it (the log
+shows "coroutine 'AsyncServer.enter_room' was never awaited"). This channel
+keeps Rasa's socket.io server, events and name ("socketio") and replaces the
+two handlers that matter:
+- session_request: awaits enter_room; a session id the browser keeps (so the
+  conversation survives a reload) must look like one, else a new one is made;
+- user_uttered: the same input checks as the REST channel (addons/rest.py):
+  an empty message gets a prompt, an over-long one a polite reply without
+  running NLU, malformed events are dropped. Patient text is never logged.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+
+from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
+from sanic import Blueprint
+
+from addons.rest import (
+    EMPTY_PROMPT,
+    MAX_MESSAGE_CHARS,
+    SENDER_ID,
+    TOO_LONG,
+    InvalidRequest,
+    checked_message,
+    checked_metadata,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def session_id_from(data: Any) -> Optional[str]:
+    """The session id a browser sent, if it is a usable conversation id."""
+    session_id = data.get("session_id") if isinstance(data, dict) else None
+    return session_id if isinstance(session_id, str) and SENDER_ID.match(session_id) else None
+
+
+class WebChatInput(SocketIOInput):
+    """Socket.IO channel for web/widget.js; keeps Rasa's channel name "socketio"."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "socketio"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = super().blueprint(on_new_message)
+        sio = self.sio
+        assert sio is not None
+
+        # Registering the same event again replaces Rasa's handler.
+        @sio.on("session_request", namespace=self.namespace)
+        async def session_request(sid: Text, data: Optional[Dict]) -> None:
+            session_id = session_id_from(data) or uuid.uuid4().hex
+            if self.session_persistence:
+                await sio.enter_room(sid, session_id, namespace=self.namespace)
+            await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+
+        @sio.on(self.user_message_evt, namespace=self.namespace)
+        async def handle_message(sid: Text, data: Any) -> None:
+            sender = session_id_from(data) if self.session_persistence else sid
+            if sender is None or not isinstance(data, dict):
+                logger.warning("Web chat message without a valid session id dropped.")
+                return
+            try:
+                text = checked_message(data)
+                metadata = checked_metadata({"metadata": data.get(self.metadata_key)})
+            except InvalidRequest as error:
+                logger.warning("Web chat message refused: %s", error)
+                return
+            output = SocketIOOutput(sio, self.bot_message_evt)
+            if not text.strip() or len(text) > MAX_MESSAGE_CHARS:
+                await output.send_text_message(sender, EMPTY_PROMPT if not text.strip() else TOO_LONG)
+                return
+            try:
+                await on_new_message(
+                    UserMessage(text, output, sender, input_channel=self.name(), metadata=metadata)
+                )
+            except Exception:  # the socket must stay usable; details go to the log
+                logger.exception("A web chat message could not be handled.")
+
+        return webhook

@@ -18,8 +18,8 @@ RASA := $(VENV)/bin/rasa
 INSTALLED := $(VENV)/.installed
 SPACY_PIPELINE := var/spacy/vein_pipeline
 MODEL := models/vein-assistant.tar.gz
-# Retrain when the data, the config or a component the pipeline runs changes.
-TRAINING_INPUTS := config.yml domain.yml addons/faq_gate.py addons/red_flags.py \
+# Retrain when the data or the config changes (components are code, loaded at run time).
+TRAINING_INPUTS := config.yml domain.yml \
 	$(shell find data -type f \( -name '*.yml' -o -name '*.jsonl' \) 2>/dev/null)
 # Quieter TensorFlow and Rasa in logs; tests read var/logs/ for detail.
 export TF_CPP_MIN_LOG_LEVEL := 2

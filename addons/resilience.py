@@ -2,8 +2,9 @@
 
 Rasa 3.6 logs a failed custom action and carries on with no reply at all. This
 wraps RemoteAction.run so that a failure to run a custom action becomes one
-short apology with the clinic's phone number (utter_action_unavailable), once
-per patient message. Installed when the Rasa server loads addons.nlg.
+short apology with the clinic's phone number, once per patient message. The
+text is built here, from the clinic's details, because no rule or story could
+ever "use" a domain response that only a failure sends. Installed when the Rasa server loads addons.nlg.
 """
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ import logging
 from typing import Any, List
 
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction, create_bot_utterance
-from rasa.shared.core.events import ActionExecuted, BotUttered, Event, UserUttered
+from rasa.shared.core.events import BotUttered, Event, UserUttered
 from rasa.shared.exceptions import RasaException
+
+from actions.clinic import clinic_details
 
 logger = logging.getLogger(__name__)
 
-APOLOGY = "utter_action_unavailable"
+APOLOGY = "action_unavailable_apology"  # marks the apology in the tracker
 # Background bookkeeping the patient never sees: a failure is logged, not apologised
 # for (the emergency reply must stay the only message of its turn).
 SILENT_ACTIONS = {"action_record_emergency"}
@@ -41,8 +44,15 @@ async def run_or_apologise(self: RemoteAction, output_channel, nlg, tracker, dom
         logger.error("Custom action %s could not run.", self.name())
         if self.name() in SILENT_ACTIONS or apologised_this_turn(tracker):
             return []
-        message = await nlg.generate(APOLOGY, tracker, output_channel.name())
-        return [create_bot_utterance({**(message or {}), "utter_action": APOLOGY})]
+        return [create_bot_utterance({"text": apology_text(), "utter_action": APOLOGY})]
+
+
+def apology_text() -> str:
+    clinic = clinic_details()
+    return (
+        "Sorry, part of our system isn't available right now, so I can't finish that. "
+        f"Please try again in a few minutes, or call the clinic at {clinic.phone} ({clinic.hours})."
+    )
 
 
 def install() -> None:

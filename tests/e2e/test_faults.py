@@ -13,3 +13,65 @@ def test_rasa_restart_keeps_the_conversation(stack, sender, responses) -> None:
     stack.wait_ready()
     # The second miss in a row is only recognised if the first one was kept.
     assert responses.names(stack.send(sender, "/nlu_fallback")) == ["utter_offer_staff"]
+
+
+def test_action_server_down_gets_an_apology_with_the_phone(stack, sender, responses) -> None:
+    from actions.clinic import clinic_details
+
+    stack.stop_process("actions")
+    try:
+        replies = stack.send(sender, "I'd like to book a consultation")
+        texts = [m.get("text", "") for m in replies]
+        assert any(clinic_details().phone in t and "isn't available" in t for t in texts), texts
+        assert sum("isn't available" in t for t in texts) == 1, "one apology per message"
+    finally:
+        stack.start_process("actions")
+        stack.wait_ready()
+    # Back up: the assistant answers normally again.
+    assert responses.names(stack.send(sender, "does sclerotherapy hurt?")) == ["utter_faq/discomfort"]
+
+
+def test_request_database_down_is_never_confirmed(tmp_path) -> None:
+    """With the request database unreachable the patient is told so and given the phone."""
+    import uuid
+
+    import psycopg2
+
+    from actions.clinic import clinic_details
+    from ops.stack import Stack, StackConfig
+    from tests.booking_driver import REFERENCE, Patient
+    from tests.conftest import free_port
+
+    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    name = f"vein_faults_{uuid.uuid4().hex[:8]}"
+    try:
+        connection = psycopg2.connect(admin, connect_timeout=3)
+    except psycopg2.OperationalError:
+        pytest.skip("PostgreSQL does not answer on 127.0.0.1:5432")
+    connection.autocommit = True
+    connection.cursor().execute(f"CREATE DATABASE {name}")
+    stack = Stack(StackConfig(
+        rasa_port=free_port(), action_port=free_port(), web_port=free_port(), var_dir=tmp_path,
+        with_web=False, extra_env={"DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{name}"},
+    ))
+    try:
+        stack.start(timeout=240)
+        patient = Patient(stack, f"dbdown-{uuid.uuid4().hex[:8]}")
+        patient.say("I'd like to book a consultation")
+        patient.answer_until(lambda slot: slot == "booking_confirmed")
+        # The database goes away just before the patient confirms.
+        cursor = connection.cursor()
+        cursor.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+        replies = patient.say("/affirm")
+        text = " ".join(m.get("text", "") for m in replies)
+        assert not REFERENCE.search(text), text
+        assert "could not" in text.lower() or "couldn't" in text.lower(), text
+        assert clinic_details().phone in text
+    finally:
+        stack.stop()
+        cursor = connection.cursor()
+        cursor.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+        cursor.execute(f"DROP DATABASE IF EXISTS {name}")
+        connection.close()

@@ -49,7 +49,7 @@ $(SPACY_PIPELINE)/meta.json: $(INSTALLED) spacy/config.cfg data/spacy/patterns.j
 $(MODEL): $(SPACY_PIPELINE)/meta.json $(TRAINING_INPUTS)
 	@echo "Training the Rasa model (about two minutes) ..."
 	$(RASA) train --quiet --fixed-model-name vein-assistant --out models 2>&1 \
-		| grep -vE "it/s\]|s/it\]|Epochs:|^\s*$$" || true
+		| grep -vE "it/s\]|s/it\]|Epochs:|Warning|^\s|^$$|declare_namespace|tensorflow|TensorRT" || true
 	@test -f $@ || { echo "training failed"; exit 1; }
 	@touch $@
 
@@ -63,7 +63,7 @@ run: setup
 	$(PY) -m ops.stack
 
 validate: setup
-	$(RASA) data validate --fail-on-warnings --quiet 2>&1 | grep -v tensorflow; exit $${PIPESTATUS[0]}
+	bash ops/validate.sh
 
 test-unit: setup
 	$(PY) -m pytest tests/unit -q

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# `rasa data validate`, failing on any warning about the project's data.
+# One warning is Rasa 3.6's own and cannot be avoided: the retrieval intent
+# `faq` is listed in domain.yml (the rules need it there) and is added again
+# when Rasa merges the FAQ answers from data/responses/, which it reports as a
+# "duplicated intent". (MovedIn20Warning is SQLAlchemy on Rasa's own tracker store code.)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=$(.venv/bin/rasa data validate --fail-on-warnings 2>&1)
+status=$?
+warnings=$(grep -E "UserWarning|WARNING" <<<"$out" \
+	| grep -vE "pkg_resources|declare_namespace|TF-TRT|DeprecationWarning|MovedIn20Warning" \
+	| grep -v "duplicated intents have been found across multiple domain files: faq$")
+if [ "$status" -ne 0 ] || [ -n "$warnings" ]; then
+	echo "$out" | grep -vE "Deprecat|pkg_resources|declare_namespace|tensorflow|TensorRT" >&2
+	echo "rasa data validate: failed or warned (see above)" >&2
+	exit 1
+fi
+echo "rasa data validate: no warnings"

@@ -28,7 +28,7 @@ export RASA_TELEMETRY_ENABLED := false
 export LOG_LEVEL ?= INFO
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help setup run test test-unit test-e2e validate evaluate train clean
+.PHONY: help setup run test test-unit test-e2e validate evaluate train clean bench soak
 
 help:
 	@echo "make run    set up, train if needed, start everything (Ctrl-C stops)"
@@ -77,6 +77,13 @@ evaluate: setup
 test: setup validate
 	$(PY) -m pytest -q
 	$(PY) -m ops.evaluate_nlu
+
+# Not part of `make test`. Reports in benchmarks/ (options: python -m ops.bench --help).
+bench: setup
+	$(PY) -m ops.bench
+
+soak: setup
+	$(PY) -m ops.soak
 
 clean:
 	rm -rf models results var/spacy

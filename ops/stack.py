@@ -120,11 +120,12 @@ class Stack:
             env.setdefault("SANIC_REQUEST_MAX_SIZE", str(256 * 1024))
         return env
 
-    def start_process(self, name: str) -> None:
+    def start_process(self, name: str, command: Optional[List[str]] = None, env_of: Optional[str] = None) -> None:
+        """Start one process (by default the named one from commands())."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}.log", "ab")
         self.processes[name] = subprocess.Popen(
-            self.commands()[name], cwd=ROOT, env=self.process_env(name),
+            command or self.commands()[name], cwd=ROOT, env=self.process_env(env_of or name),
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
 
@@ -162,6 +163,22 @@ class Stack:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"not ready after {timeout:.0f}s: {', '.join(pending)}")
             time.sleep(0.5)
+
+    def start_replica(self, name: str, port: int, timeout: float = 180) -> str:
+        """One more Rasa server on `port` with this stack's environment (scale-out: it
+        shares the tracker and lock stores); stop() stops it too. Returns its URL."""
+        command = self.commands()["rasa"]
+        command[command.index("--port") + 1] = str(port)
+        self.start_process(name, command, env_of="rasa")
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + timeout
+        while not _answers(f"{url}/"):
+            if self.processes[name].poll() is not None:
+                raise RuntimeError(f"{name} exited early; see {self.log_dir / (name + '.log')}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name} not ready after {timeout:.0f}s")
+            time.sleep(0.5)
+        return url
 
     def stop_process(self, name: str, timeout: float = 20) -> None:
         process = self.processes.pop(name, None)

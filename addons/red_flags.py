@@ -557,15 +557,15 @@ SEVERE_PAIN_WORDS = frozenset({"agony", "excruciating", "killing", "throbbing", 
 # Counter-evidence words (see Screening.counter_evidence).
 BODY_PARTS = frozenset({"LEG", "CHEST", "HEART", "EYE", "BODY", "FACE", "ALLERGY_PART", "SKIN_N",
                         "BLUE_PART", "SPEECH", "VISION_N", "SEE", "SITE", "MOVE"})
-RESOLVED = frozenset({"fine", "ok", "okay", "normal", "better", "settled", "resolved", "stopped",
-                      "cleared", "healing", "healed"})
+RESOLVED = frozenset({"fine", "ok", "okay", "better", "settled", "resolved", "stopped", "cleared",
+                      "healing", "healed"})
 BENIGN_AFTER_EFFECTS = frozenset({"bruise", "bruises", "bruising", "bruised", "sting", "stinging",
                                   "stings", "stung", "discoloured", "discolored", "discoloration",
                                   "discolouration", "brown", "brownish", "scab", "scabs", "pinkness"})
 VEINS_TOPIC = frozenset({"vein", "veins", "vains", "capillaries", "varicose"})
 VEIN_LOOKS = frozenset({"red", "purple", "blue", "visible", "dark", "darker", "blotchy", "bulging",
                         "ugly", "lumpy", "noticeable", "showing", "look", "looks", "bright"})
-STRONG_MILD = frozenset({"slightly", "slight", "mild", "mildly", "minor", "tiny"})
+STRONG_MILD = frozenset({"slightly", "slight", "mild", "mildly", "minor", "tiny", "little", "bit"})
 EVIDENCE_NOT_NEGATING = frozenset({"think", "believe", "know", "want", "mean", "care", "respond",
                                    "responding", "responsive", "waking", "wake"})
 JOKING = frozenset({"lol", "haha", "hahaha", "lmao", "jk", "joking", "kidding", "emoji",
@@ -977,8 +977,9 @@ class _Context:
             if word in NEGATION_CUES and i not in symptoms and nxt not in NOT_NEGATING | EVIDENCE_NOT_NEGATING \
                     and any(j in symptoms for j in after):
                 reasons.add("negation")  # "no chest pain", "I haven't coughed up any blood"
+            asked = i > 0 and words[i - 1] in {"that", "it", "this", "be"}  # "is that ok?"
             if word == "anymore" or (word == "longer" and i > 0 and words[i - 1] == "no") or \
-                    word in RESOLVED and any(j in symptoms for j in range(max(0, i - 4), i)):
+                    word in RESOLVED and not asked and any(j in symptoms for j in range(max(0, i - 8), i)):
                 reasons.add("resolved or fine")  # "breathing fine", "the bleeding stopped"
             if word in BENIGN_AFTER_EFFECTS:
                 reasons.add("benign after-effect")
@@ -1014,7 +1015,8 @@ class _Context:
         named = {c for c, spans in found.by_concept.items() if spans}
         if not named:
             reasons.add("no symptom named")  # "had my injections yesterday"
-        elif named <= BODY_PARTS and sum(w.isalpha() for w in words) <= 4:
+        elif named <= BODY_PARTS and sum(w.isalpha() for w in words) <= 4 and \
+                not any(t.like_num for t in found.doc):
             reasons.add("a body part, no symptom")  # "my left calf" (the rest may follow)
         return reasons
 

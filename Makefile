@@ -75,7 +75,8 @@ evaluate: setup
 	$(PY) -m ops.evaluate_nlu
 
 test: setup validate
-	$(PY) -m pytest -q
+	@# Unit tests first: the browser tests' Playwright loop would block asyncio.run() in them.
+	$(PY) -m pytest -q tests/unit tests/e2e tests/browser
 	$(PY) -m ops.evaluate_nlu
 
 # Not part of `make test`. Reports in benchmarks/ (options: python -m ops.bench --help).

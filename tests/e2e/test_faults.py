@@ -27,8 +27,8 @@ def test_action_server_down_gets_an_apology_with_the_phone(stack, sender, respon
     finally:
         stack.start_process("actions")
         stack.wait_ready()
-    # Back up: the assistant answers normally again.
-    assert responses.names(stack.send(sender, "does sclerotherapy hurt?")) == ["utter_faq/discomfort"]
+    # Back up: the assistant answers again (the booking form it started then asks its question).
+    assert responses.names(stack.send(sender, "does sclerotherapy hurt?"))[0] == "utter_faq/discomfort"
 
 
 def test_request_database_down_is_never_confirmed(tmp_path) -> None:

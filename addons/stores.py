@@ -5,14 +5,17 @@ interface contract use TRACKER_STORE_URL / LOCK_STORE_URL instead.
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+import json
+from typing import Any, Callable, Optional
 
 from rasa.core.brokers.broker import EventBroker
-from rasa.core.lock_store import InMemoryLockStore, LockStore, RedisLockStore
+from rasa.core.lock import TicketLock
+from rasa.core.lock_store import LOCK_LIFETIME, InMemoryLockStore, LockError, LockStore, RedisLockStore
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.utils.endpoints import EndpointConfig
-from sqlalchemy.engine import make_url
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, make_url
 
 from actions.clinic import tracker_store_url
 
@@ -30,6 +33,7 @@ class URLSQLTrackerStore(SQLTrackerStore):
         url = make_url(host or tracker_store_url())
         if url.drivername.startswith("sqlite"):
             super().__init__(domain=domain, dialect="sqlite", db=url.database, event_broker=event_broker)
+            self._use_pooled_wal_engine(url)
             return
         super().__init__(
             domain=domain,
@@ -43,9 +47,78 @@ class URLSQLTrackerStore(SQLTrackerStore):
             query=dict(url.query),
         )
 
+    def _use_pooled_wal_engine(self, url: URL) -> None:
+        """Rasa opens a new SQLite connection per turn (SQLAlchemy's default for files)
+        and fsyncs a rollback journal on every commit: 16-31% of the server's time under
+        load (benchmarks/TUNING.md). Pooled connections and write-ahead logging keep
+        committed turns durable across a crash of the process (synchronous=NORMAL: an
+        operating-system crash or power cut may lose the last turns, never corrupt the file)."""
+        self.engine.dispose()
+        self.engine = sa.create_engine(
+            url, poolclass=sa.pool.QueuePool, pool_size=4,
+            connect_args={"check_same_thread": False, "timeout": 30},
+        )
+
+        @sa.event.listens_for(self.engine, "connect")
+        def _pragmas(connection: Any, _record: Any) -> None:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+
+
+class AtomicRedisLockStore(RedisLockStore):
+    """Rasa's Redis ticket lock, with every read-modify-write made atomic.
+
+    Rasa 3.6 issues a ticket by reading the lock, appending, and writing it back,
+    and finishes one the same way: two Rasa processes taking a ticket for the same
+    conversation at the same moment both read an empty queue, both get ticket 0,
+    and both process their message at once; one turn is then lost from the
+    tracker (tests/e2e/test_scale_out.py showed it). Here each change runs in a
+    WATCH/MULTI/EXEC transaction that Redis aborts, and redis-py retries, when
+    another process changed the lock in between.
+    """
+
+    def _change(self, conversation_id: str, change: Callable[[TicketLock], Any]) -> Any:
+        """Apply `change` to the stored lock atomically; returns what `change` returned.
+
+        An empty queue afterwards deletes the key (Rasa's cleanup, without its race)."""
+        key = self.key_prefix + conversation_id
+
+        def transaction(pipe: Any) -> Any:
+            stored = pipe.get(key)
+            lock = TicketLock.from_dict(json.loads(stored)) if stored else TicketLock(conversation_id)
+            result = change(lock)
+            pipe.multi()
+            if lock.is_someone_waiting():
+                pipe.set(key, lock.dumps())
+            else:
+                pipe.delete(key)
+            return result
+
+        return self.red.transaction(transaction, key, value_from_callable=True)
+
+    def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
+        try:
+            return self._change(conversation_id, lambda lock: lock.issue_ticket(lock_lifetime))
+        except Exception as error:  # Rasa's contract: any failure here is a LockError
+            raise LockError(f"Error while acquiring lock. Error:\n{error}") from error
+
+    def update_lock(self, conversation_id: str) -> None:
+        self._change(conversation_id, lambda lock: lock.remove_expired_tickets())
+
+    def finish_serving(self, conversation_id: str, ticket_number: int) -> None:
+        self._change(conversation_id, lambda lock: lock.remove_ticket_for(ticket_number))
+
+    def cleanup(self, conversation_id: str, ticket_number: int) -> None:
+        # finish_serving already deletes the key when no one else waits.
+        self.finish_serving(conversation_id, ticket_number)
+
 
 class URLLockStore:
-    """Lock store factory: Redis for redis://host:port/db, in-memory for "memory".
+    """Lock store factory: (atomic) Redis for redis://host:port/db, in-memory for "memory".
 
     Rasa instantiates the configured class with the endpoint config; __new__
     returns the matching Rasa lock store itself.
@@ -56,7 +129,7 @@ class URLLockStore:
         if not raw or raw == "memory":
             return InMemoryLockStore()
         url = make_url(raw)
-        return RedisLockStore(
+        return AtomicRedisLockStore(
             host=url.host or "localhost",
             port=url.port or 6379,
             db=int(url.database or 0),

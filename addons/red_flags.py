@@ -46,6 +46,8 @@ DEFAULT_SPACY_MODEL = "var/spacy/vein_pipeline"
 # thousand words; the REST channel accepts 256 KB, and screening runs inside the
 # Rasa server's event loop).
 MAX_SCREENED_CHARS = 20_000
+# The policy remembers this many (previous, current) verdicts per process.
+VERDICT_CACHE_SIZE = 2048
 
 # --- Kinds of red flag (intents.md, "Red flags") -------------------------------
 CHEST_PAIN = "chest_pain"
@@ -573,7 +575,9 @@ JOKING = frozenset({"lol", "haha", "hahaha", "lmao", "jk", "joking", "kidding", 
 
 VEINS = frozenset({"vein", "veins", "vains", "capillaries", "capillary", "lines", "line",
                    "marks", "mark", "dots", "dot", "freckles", "freckle", "hair", "hairs",
-                   "stockings", "stocking", "bruise", "bruises", "bruising"})
+                   "stockings", "stocking", "bruise", "bruises", "bruising",
+                   # what patients call spider veins before they know the name
+                   "things", "thing", "spots", "spot", "starburst", "starbursts", "webs", "threads"})
 
 
 def _compile(phrase: str) -> List[Dict[str, Any]]:
@@ -1704,6 +1708,7 @@ class RedFlagPolicy(Policy):
         super().__init__(config, model_storage, resource, execution_context, featurizer)
         self.intent = config.get("intent", EMERGENCY_INTENT)
         self._matcher: Optional[RedFlagMatcher] = None
+        self._verdicts: Dict[Tuple[Optional[str], str], bool] = {}
 
     @property
     def matcher(self) -> RedFlagMatcher:
@@ -1755,7 +1760,17 @@ class RedFlagPolicy(Policy):
         text = latest.text or ""
         if not text or text.startswith("/"):
             return False
-        return self.matcher.screen_turns(previous_user_text(tracker), text) is not None
+        return self._screened(previous_user_text(tracker), text)
+
+    def _screened(self, previous: Optional[str], text: str) -> bool:
+        """The verdict for two texts, remembered: the policy is asked 2-4 times per message
+        (once per predicted action) and the verdict depends on the two texts only."""
+        key = (previous, text)
+        if key not in self._verdicts:
+            if len(self._verdicts) >= VERDICT_CACHE_SIZE:
+                self._verdicts.pop(next(iter(self._verdicts)))  # oldest first (dicts keep order)
+            self._verdicts[key] = self.matcher.screen_turns(previous, text) is not None
+        return self._verdicts[key]
 
     def _source(self, tracker: DialogueStateTracker) -> str:
         """What raised the alarm, for the log (never the patient's words)."""

@@ -9,8 +9,11 @@ ever "use" a domain response that only a failure sends. Installed when the Rasa 
 from __future__ import annotations
 
 import logging
-from typing import Any, List
+from typing import Any, Dict, List
 
+from jsonschema.exceptions import best_match
+from jsonschema.protocols import Validator
+from jsonschema.validators import validator_for
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction, create_bot_utterance
 from rasa.shared.core.events import BotUttered, Event, UserUttered
 from rasa.shared.exceptions import RasaException
@@ -55,7 +58,32 @@ def apology_text() -> str:
     )
 
 
+_validators: Dict[str, Validator] = {}
+
+
+def validate_action_result(self: RemoteAction, result: Dict[str, Any]) -> bool:
+    """Rasa 3.6's check of an action server reply, with the schema compiled once.
+
+    Rasa calls jsonschema.validate on every reply, which first re-checks the schema
+    itself against its metaschema: about 50 ms of CPU per custom action here, the
+    largest single cost of a booking turn (benchmarks/TUNING.md). Same schema, same
+    errors, same message.
+    """
+    validator = _validators.get("reply")
+    if validator is None:
+        schema = self.action_response_format_spec()
+        validator_class = validator_for(schema)
+        validator_class.check_schema(schema)
+        validator = _validators["reply"] = validator_class(schema)
+    error = best_match(validator.iter_errors(result))
+    if error is not None:
+        error.message += ". Failed to validate Action server response from API."
+        raise error
+    return True
+
+
 def install() -> None:
-    """Idempotent: wrap RemoteAction.run once per process."""
+    """Idempotent: wrap RemoteAction.run and compile its reply check once per process."""
     if RemoteAction.run is not run_or_apologise:
         RemoteAction.run = run_or_apologise
+    RemoteAction._validate_action_result = validate_action_result

@@ -118,6 +118,10 @@ class Stack:
         if name == "rasa":
             # Sanic reads SANIC_* settings: refuse huge bodies with 413 before parsing.
             env.setdefault("SANIC_REQUEST_MAX_SIZE", str(256 * 1024))
+            # One message at a time per process: TensorFlow's thread pools only add
+            # contention (benchmarks/TUNING.md); scale with processes instead.
+            env.setdefault("TF_INTRA_OP_PARALLELISM_THREADS", "1")
+            env.setdefault("TF_INTER_OP_PARALLELISM_THREADS", "1")
         return env
 
     def start_process(self, name: str, command: Optional[List[str]] = None, env_of: Optional[str] = None) -> None:

@@ -81,19 +81,19 @@ def simulate(p: Prediction, intent_threshold: float, ambiguity: float, answer_th
 
 def metrics(golds: List[str], labels: List[str]) -> Dict[str, float]:
     pairs = list(zip(golds, labels))
-    faq = [(g, l) for g, l in pairs if g.startswith("faq/")]
-    oos = [(g, l) for g, l in pairs if g == "out_of_scope"]
+    faq = [(g, got) for g, got in pairs if g.startswith("faq/")]
+    oos = [(g, got) for g, got in pairs if g == "out_of_scope"]
 
-    def intent_right(g: str, l: str) -> bool:
+    def intent_right(g: str, got: str) -> bool:
         if g == "out_of_scope":
-            return l in DECLINED
-        return g.split("/")[0] == l.split("/")[0]
+            return got in DECLINED
+        return g.split("/")[0] == got.split("/")[0]
 
     return {
         "examples": len(pairs),
-        "intent_accuracy": sum(intent_right(g, l) for g, l in pairs) / len(pairs),
-        "faq_answer_accuracy": sum(g == l for g, l in faq) / max(len(faq), 1),
-        "out_of_scope_recall": sum(l in DECLINED for _, l in oos) / max(len(oos), 1),
+        "intent_accuracy": sum(intent_right(g, got) for g, got in pairs) / len(pairs),
+        "faq_answer_accuracy": sum(g == got for g, got in faq) / max(len(faq), 1),
+        "out_of_scope_recall": sum(got in DECLINED for _, got in oos) / max(len(oos), 1),
         "faq_examples": len(faq),
         "out_of_scope_examples": len(oos),
     }
@@ -103,9 +103,9 @@ def per_label_f1(golds: List[str], labels: List[str]) -> Dict[str, Tuple[float, 
     scores = {}
     for name in sorted(set(golds)):
         ok = {name} | (DECLINED if name == "out_of_scope" else set())
-        tp = sum(g == name and l in ok for g, l in zip(golds, labels))
-        fp = sum(g != name and l in ok for g, l in zip(golds, labels))
-        fn = sum(g == name and l not in ok for g, l in zip(golds, labels))
+        tp = sum(g == name and got in ok for g, got in zip(golds, labels))
+        fp = sum(g != name and got in ok for g, got in zip(golds, labels))
+        fn = sum(g == name and got not in ok for g, got in zip(golds, labels))
         precision = tp / (tp + fp) if tp + fp else 0.0
         recall = tp / (tp + fn) if tp + fn else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
@@ -138,7 +138,7 @@ async def predict_all(model: Path, examples: List[Tuple[str, str]]) -> List[Pred
 def report(predictions: List[Prediction], result: Dict[str, float]) -> str:
     golds = [p.gold for p in predictions]
     labels = [p.label for p in predictions]
-    confused = Counter((g, l) for g, l in zip(golds, labels) if g != l and not (g == "out_of_scope" and l in DECLINED))
+    confused = Counter((g, got) for g, got in zip(golds, labels) if g != got and not (g == "out_of_scope" and got in DECLINED))
     lines = [
         "# NLU evaluation (held-out set: tests/nlu/heldout.yml)",
         "",

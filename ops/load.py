@@ -54,7 +54,7 @@ OUT_OF_SCOPE = [
     "can you help me with my taxes?",
 ]
 SMALL_TALK = ["hi", "hello there", "are you a bot?", "thanks!", "ok", "thank you", "good morning"]
-GOODBYES = ["bye", "goodbye"]
+GOODBYES = ["hello", "bye", "goodbye"]  # small talk outside SMALL_TALK (not openers)
 BOOK = ["I'd like to book a consultation", "can I book an appointment?", "I want to schedule a visit"]
 FIRST_NAMES = ["Jane", "Maria", "Ann", "Lucy", "Grace", "Helen", "Nora", "Rosa", "Clara", "Emma"]
 LAST_NAMES = ["Smith", "Garcia", "Novak", "Brown", "Lopez", "Walker", "Kim", "Moreau", "Olsen", "Reyes"]
@@ -270,7 +270,7 @@ class Patient:
         return replies
 
     async def converse(self, script: List[str], max_turns: Optional[int] = None,
-                       filler: Optional[Iterator[str]] = None) -> None:
+                       filler: Optional[Iterator[str]] = None, think: float = 0.0) -> None:
         """Follow the script, answering any form question first; stop after max_turns
         (padding with `filler` when the script ends early) or when the script is done."""
         sender = f"load-{uuid.uuid4().hex[:16]}"
@@ -291,6 +291,8 @@ class Patient:
                 text = next(filler)
             else:
                 break
+            if think and turns:
+                await asyncio.sleep(think * self.rng.uniform(0.5, 1.5))  # reading and typing
             replies = await self.say(sender, text, f"answer:{slot}" if slot else kind_of(text))
             turns += 1
             reference = reference_in(replies)
@@ -325,7 +327,7 @@ def _session(user: int, spread_ips: bool) -> aiohttp.ClientSession:
 
 
 async def _round(url: str, users: int, turns: int, script: Script, seed: int, spread_ips: bool,
-                 timeout: float) -> Results:
+                 timeout: float, think: float) -> Results:
     results = Results()
     sessions = [_session(u, spread_ips) for u in range(users)]
     try:
@@ -333,7 +335,8 @@ async def _round(url: str, users: int, turns: int, script: Script, seed: int, sp
         fillers = [itertools.cycle(SMALL_TALK[1:] + FAQ) for _ in range(users)]
         started = time.perf_counter()
         await asyncio.gather(*(
-            p.converse(script(p.rng, u), max_turns=turns, filler=fillers[u]) for u, p in enumerate(patients)
+            p.converse(script(p.rng, u), max_turns=turns, filler=fillers[u], think=think)
+            for u, p in enumerate(patients)
         ))
         results.wall_seconds = time.perf_counter() - started
     finally:
@@ -342,11 +345,12 @@ async def _round(url: str, users: int, turns: int, script: Script, seed: int, sp
 
 
 def run_load(url: str, users: int = 20, turns: int = 10, rounds: int = 1, script: Script = project_script,
-             seed: int = 7, spread_ips: bool = False, timeout: float = 30.0) -> Results:
-    """`rounds` times: `users` concurrent conversations of `turns` messages each (new senders each round)."""
+             seed: int = 7, spread_ips: bool = False, timeout: float = 30.0, think: float = 0.0) -> Results:
+    """`rounds` times: `users` concurrent conversations of `turns` messages each (new senders each
+    round); `think`: mean seconds a patient takes to read and type between messages (0: none)."""
     total = Results()
     for r in range(rounds):
-        total.merge(asyncio.run(_round(url, users, turns, script, seed + r, spread_ips, timeout)))
+        total.merge(asyncio.run(_round(url, users, turns, script, seed + r, spread_ips, timeout, think)))
     return total
 
 

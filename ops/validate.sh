@@ -17,3 +17,7 @@ if [ "$status" -ne 0 ] || [ -n "$warnings" ]; then
 	exit 1
 fi
 echo "rasa data validate: no warnings"
+
+# The project's own Python: ruff's default rules (pyflakes and pycodestyle errors).
+.venv/bin/ruff check --quiet actions addons ops tests || { echo "ruff: see above" >&2; exit 1; }
+echo "ruff: no findings"

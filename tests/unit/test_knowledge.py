@@ -45,7 +45,7 @@ def nlu_examples(path: Path) -> Dict[str, List[str]]:
     examples: Dict[str, List[str]] = {}
     for block in load_yaml(path).get("nlu", []):
         if "intent" in block:
-            lines = [l[2:].strip() for l in block["examples"].splitlines() if l.startswith("- ")]
+            lines = [line[2:].strip() for line in block["examples"].splitlines() if line.startswith("- ")]
             examples.setdefault(block["intent"], []).extend(lines)
     return examples
 

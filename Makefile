@@ -81,7 +81,7 @@ test: setup validate
 
 # Not part of `make test`. Reports in benchmarks/ (options: python -m ops.bench --help).
 bench: setup
-	$(PY) -m ops.bench
+	$(PY) -m ops.bench --profile
 
 soak: setup
 	$(PY) -m ops.soak

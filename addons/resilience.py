@@ -16,6 +16,7 @@ from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction, create_bot_utterance
 from rasa.shared.core.events import BotUttered, Event, UserUttered
+from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.exceptions import RasaException
 
 from actions.clinic import clinic_details
@@ -77,7 +78,11 @@ def validate_action_result(self: RemoteAction, result: Dict[str, Any]) -> bool:
         validator = _validators["reply"] = validator_class(schema)
     error = best_match(validator.iter_errors(result))
     if error is not None:
-        error.message += ". Failed to validate Action server response from API."
+        error.message += (
+            ". Failed to validate Action server response from API, make sure your response "
+            "from the Action endpoint is valid. For more information about the format visit "
+            f"{DOCS_BASE_URL}/custom-actions"
+        )
         raise error
     return True
 

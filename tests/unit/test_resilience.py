@@ -1,0 +1,46 @@
+"""addons/resilience.py: the compiled check of action-server replies agrees with Rasa's own."""
+from __future__ import annotations
+
+from typing import Any, Dict
+
+import pytest
+from jsonschema import ValidationError
+from rasa.core.actions.action import RemoteAction
+from rasa.utils.endpoints import EndpointConfig
+
+from addons import resilience
+
+ORIGINAL_CHECK = RemoteAction._validate_action_result
+REPLIES = [
+    {"events": [], "responses": []},
+    {"events": [{"event": "slot", "name": "email", "value": "a@b.co"}], "responses": [{"text": "hi"}]},
+    {"events": [{"event": "followup", "name": "action_listen"}], "responses": [{"response": "utter_greet"}]},
+    {"events": "not a list", "responses": []},
+    {"events": [{"no_event_key": 1}], "responses": []},
+    {"events": [{"event": "slot", "name": "email", "value": "x"}], "responses": "not a list"},
+]
+
+
+@pytest.fixture()
+def action() -> RemoteAction:
+    resilience.install()
+    return RemoteAction("action_submit_booking", EndpointConfig(url="http://127.0.0.1:9/webhook"))
+
+
+def verdict(check, action: RemoteAction, reply: Dict[str, Any]) -> str:
+    try:
+        check(action, reply)
+        return "valid"
+    except ValidationError as error:
+        return error.message
+
+
+@pytest.mark.parametrize("reply", REPLIES)
+def test_same_verdict_and_message_as_rasa(action: RemoteAction, reply: Dict[str, Any]) -> None:
+    assert RemoteAction._validate_action_result is resilience.validate_action_result
+    assert verdict(resilience.validate_action_result, action, reply) == verdict(ORIGINAL_CHECK, action, reply)
+
+
+def test_invalid_replies_are_refused(action: RemoteAction) -> None:
+    with pytest.raises(ValidationError, match="Failed to validate Action server response"):
+        resilience.validate_action_result(action, {"events": "not a list", "responses": []})

@@ -23,12 +23,10 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
-# The targets are 0.95 / 0.95 / 0.90. The model measures 0.957 / 0.934 /
-# 0.929 on this set (README, "Evaluation"), so `make test` gates at the level
-# reached, with a little room for retraining noise, and FAQ accuracy is an open
-# target: raise these as the data improves, never lower them.
+# `make test` fails below the targets (README, "Evaluation", has the
+# measured numbers). Raise them as the data improves, never lower them.
 TARGETS = {"intent_accuracy": 0.95, "faq_answer_accuracy": 0.95, "out_of_scope_recall": 0.90}
-THRESHOLDS = {"intent_accuracy": 0.94, "faq_answer_accuracy": 0.92, "out_of_scope_recall": 0.90}
+THRESHOLDS = dict(TARGETS)
 DECLINED = {"out_of_scope", "nlu_fallback"}
 
 

@@ -81,6 +81,7 @@ test: setup validate
 
 # Not part of `make test`. Reports in benchmarks/ (options: python -m ops.bench --help).
 bench: setup
+	bash ops/setup_bench.sh
 	$(PY) -m ops.bench --profile
 
 soak: setup

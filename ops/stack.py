@@ -133,6 +133,15 @@ class Stack:
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
 
+    def _exited(self, name: str) -> str:
+        """Why a process stopped: its log's last lines (the log may be in a temporary folder)."""
+        log = self.log_dir / f"{name}.log"
+        try:
+            tail = log.read_text(errors="replace").strip().splitlines()[-15:]
+        except OSError:
+            tail = []
+        return f"{name} exited early; see {log}" + "".join(f"\n  {line}" for line in tail)
+
     def start(self, timeout: float = 180) -> "Stack":
         self.migrate()
         for name in self.commands():
@@ -161,7 +170,7 @@ class Stack:
         while pending:
             for name in list(pending):
                 if self.processes[name].poll() is not None:
-                    raise RuntimeError(f"{name} exited early; see {self.log_dir / (name + '.log')}")
+                    raise RuntimeError(self._exited(name))
                 if pending[name]():
                     del pending[name]
             if time.monotonic() > deadline:
@@ -178,7 +187,7 @@ class Stack:
         deadline = time.monotonic() + timeout
         while not _answers(f"{url}/"):
             if self.processes[name].poll() is not None:
-                raise RuntimeError(f"{name} exited early; see {self.log_dir / (name + '.log')}")
+                raise RuntimeError(self._exited(name))
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{name} not ready after {timeout:.0f}s")
             time.sleep(0.5)

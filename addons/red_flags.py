@@ -46,7 +46,8 @@ DEFAULT_SPACY_MODEL = "var/spacy/vein_pipeline"
 # thousand words; the REST channel accepts 256 KB, and screening runs inside the
 # Rasa server's event loop).
 MAX_SCREENED_CHARS = 20_000
-# The policy remembers this many (previous, current) verdicts per process.
+# screen_turns remembers this many (previous, current) results per process: the
+# policy asks 2-4 times per message, once per action it predicts.
 VERDICT_CACHE_SIZE = 2048
 
 # --- Kinds of red flag (intents.md, "Red flags") -------------------------------
@@ -798,6 +799,7 @@ class RedFlagMatcher:
         screening = self.analyse(text, doc)
         return screening.hits[0] if screening.hits else None
 
+    @lru_cache(maxsize=VERDICT_CACHE_SIZE)  # the result depends on the two texts only
     def screen_turns(self, previous: Optional[str], current: str) -> Optional[RedFlagHit]:
         """A red flag in the current message, alone or read on from the previous one.
 
@@ -1708,7 +1710,6 @@ class RedFlagPolicy(Policy):
         super().__init__(config, model_storage, resource, execution_context, featurizer)
         self.intent = config.get("intent", EMERGENCY_INTENT)
         self._matcher: Optional[RedFlagMatcher] = None
-        self._verdicts: Dict[Tuple[Optional[str], str], bool] = {}
 
     @property
     def matcher(self) -> RedFlagMatcher:
@@ -1760,17 +1761,7 @@ class RedFlagPolicy(Policy):
         text = latest.text or ""
         if not text or text.startswith("/"):
             return False
-        return self._screened(previous_user_text(tracker), text)
-
-    def _screened(self, previous: Optional[str], text: str) -> bool:
-        """The verdict for two texts, remembered: the policy is asked 2-4 times per message
-        (once per predicted action) and the verdict depends on the two texts only."""
-        key = (previous, text)
-        if key not in self._verdicts:
-            if len(self._verdicts) >= VERDICT_CACHE_SIZE:
-                self._verdicts.pop(next(iter(self._verdicts)))  # oldest first (dicts keep order)
-            self._verdicts[key] = self.matcher.screen_turns(previous, text) is not None
-        return self._verdicts[key]
+        return self.matcher.screen_turns(previous_user_text(tracker), text) is not None
 
     def _source(self, tracker: DialogueStateTracker) -> str:
         """What raised the alarm, for the log (never the patient's words)."""

@@ -9,6 +9,7 @@ ever "use" a domain response that only a failure sends. Installed when the Rasa 
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from typing import Any, Dict, List
 
 from jsonschema.exceptions import best_match
@@ -59,7 +60,13 @@ def apology_text() -> str:
     )
 
 
-_validators: Dict[str, Validator] = {}
+@lru_cache(maxsize=1)
+def reply_validator() -> Validator:
+    """The validator for action-server replies, its schema checked once per process."""
+    schema = RemoteAction.action_response_format_spec()
+    validator_class = validator_for(schema)
+    validator_class.check_schema(schema)
+    return validator_class(schema)
 
 
 def validate_action_result(self: RemoteAction, result: Dict[str, Any]) -> bool:
@@ -70,13 +77,7 @@ def validate_action_result(self: RemoteAction, result: Dict[str, Any]) -> bool:
     largest single cost of a booking turn (benchmarks/TUNING.md). Same schema, same
     errors, same message.
     """
-    validator = _validators.get("reply")
-    if validator is None:
-        schema = self.action_response_format_spec()
-        validator_class = validator_for(schema)
-        validator_class.check_schema(schema)
-        validator = _validators["reply"] = validator_class(schema)
-    error = best_match(validator.iter_errors(result))
+    error = best_match(reply_validator().iter_errors(result))
     if error is not None:
         error.message += (
             ". Failed to validate Action server response from API, make sure your response "

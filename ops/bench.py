@@ -67,8 +67,8 @@ def quiet_env(**extra: str) -> Dict[str, str]:
     return env
 
 
-def log(message: str) -> None:
-    print(f"[bench {datetime.now():%H:%M:%S}] {message}", flush=True)
+def log(message: str, tag: str = "bench") -> None:
+    print(f"[{tag} {datetime.now():%H:%M:%S}] {message}", flush=True)
 
 
 # --- Measurements of one deployment -----------------------------------------------------------

@@ -22,12 +22,14 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from actions import store
 from ops.bench import BenchStack, cpu_seconds, default_model, fmt, machine
+from ops.bench import log as bench_log
 from ops.load import (
     BOOKING, REDIS_URL, MemorySampler, Results, drop_database, free_port, fresh_database, mib, postgres_answers,
     redis_answers, run_load, run_soak,
@@ -41,8 +43,7 @@ MAX_GROWTH = 0.10
 WINDOW_S = 15.0  # memory is averaged over this long at the end of warm-up and at the end
 
 
-def log(message: str) -> None:
-    print(f"[soak {datetime.now():%H:%M:%S}] {message}", flush=True)
+log = partial(bench_log, tag="soak")
 
 
 @dataclass

@@ -6,13 +6,17 @@ interface contract use TRACKER_STORE_URL / LOCK_STORE_URL instead.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Optional
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional
 
+from cachetools import TTLCache
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, InMemoryLockStore, LockError, LockStore, RedisLockStore
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import SessionStarted
+from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
@@ -20,16 +24,39 @@ from sqlalchemy.engine import URL, make_url
 from actions.clinic import tracker_store_url
 
 
+@dataclass
+class CachedTracker:
+    """A tracker as this process last saved it, and how to tell that it is still current."""
+
+    tracker: DialogueStateTracker
+    saved_events: int  # len(tracker.events) when saved: more means a turn failed midway
+    last_event_id: Optional[int]  # the conversation's newest row id in the database then
+
+
 class URLSQLTrackerStore(SQLTrackerStore):
-    """SQL tracker store for a SQLAlchemy URL (sqlite:///var/tracker.db, postgresql://...)."""
+    """SQL tracker store for a SQLAlchemy URL (sqlite:///var/tracker.db, postgresql://...).
+
+    Rasa's SQL store rebuilds the whole tracker from the database for every message
+    (load every event, parse its JSON, replay it) and counts the stored events
+    again before each save: about a quarter of the server's time per message
+    (benchmarks/TUNING.md). This store keeps the trackers it saved in memory and
+    writes only the new events. Before a kept tracker is used, one indexed query
+    checks that the conversation's newest row in the database is still the one this
+    process wrote, so another Rasa process sharing the database (scale-out), a
+    retention purge, or a turn that failed before it was saved all lead back to the
+    database. Kept trackers leave memory after `cache_seconds` without a message.
+    """
 
     def __init__(
         self,
         host: Optional[str] = None,
         domain: Optional[Domain] = None,
         event_broker: Optional[EventBroker] = None,
+        cache_size: int = 2000,
+        cache_seconds: float = 900,
         **_: Any,
     ) -> None:
+        self._kept: Dict[str, CachedTracker] = TTLCache(maxsize=int(cache_size), ttl=float(cache_seconds))
         url = make_url(host or tracker_store_url())
         if url.drivername.startswith("sqlite"):
             super().__init__(domain=domain, dialect="sqlite", db=url.database, event_broker=event_broker)
@@ -67,6 +94,54 @@ class URLSQLTrackerStore(SQLTrackerStore):
             cursor.close()
 
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+
+    _NEWEST_EVENT = sa.text("SELECT max(id) FROM events WHERE sender_id = :sender_id")
+
+    def _newest_event_id(self, connection: Any, sender_id: str) -> Optional[int]:
+        return connection.execute(self._NEWEST_EVENT, {"sender_id": sender_id}).scalar()
+
+    async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
+        kept = self._kept.get(sender_id)
+        if kept is not None and len(kept.tracker.events) == kept.saved_events:
+            with self.engine.connect() as connection:
+                if self._newest_event_id(connection, sender_id) == kept.last_event_id:
+                    return kept.tracker
+        self._kept.pop(sender_id, None)
+        return await super().retrieve(sender_id)
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        kept = self._kept.pop(tracker.sender_id, None)
+        if self.event_broker is not None or kept is None or kept.tracker is not tracker:
+            await super().save(tracker)  # Rasa's own path: counts what is stored
+            with self.engine.connect() as connection:
+                newest = self._newest_event_id(connection, tracker.sender_id)
+        else:
+            newest = self._insert(tracker, list(tracker.events)[kept.saved_events:])
+        if not self._has_later_session(tracker):
+            self._kept[tracker.sender_id] = CachedTracker(tracker, len(tracker.events), newest)
+
+    def _insert(self, tracker: DialogueStateTracker, events: List[Any]) -> Optional[int]:
+        """Writes `events` in one transaction; returns the conversation's newest row id."""
+        rows = []
+        for event in events:
+            data = event.as_dict()
+            rows.append({
+                "sender_id": tracker.sender_id,
+                "type_name": event.type_name,
+                "timestamp": data.get("timestamp"),
+                "intent_name": data.get("parse_data", {}).get("intent", {}).get("name"),
+                "action_name": data.get("name"),
+                "data": json.dumps(data),
+            })
+        with self.engine.begin() as connection:
+            if rows:
+                connection.execute(self.SQLEvent.__table__.insert(), rows)
+            return self._newest_event_id(connection, tracker.sender_id)
+
+    @staticmethod
+    def _has_later_session(tracker: DialogueStateTracker) -> bool:
+        """A session started during this turn: the database now returns only the new one."""
+        return sum(isinstance(event, SessionStarted) for event in tracker.events) > 1
 
 
 class AtomicRedisLockStore(RedisLockStore):

@@ -13,11 +13,11 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
 from actions.clinic import clinic_details
-from addons import resilience
+from addons import runtime
 
-# The Rasa server loads this module at start-up (endpoints.yml, nlg): the
-# place to make failed custom actions apologise instead of going silent.
-resilience.install()
+# The Rasa server loads this module at start-up (endpoints.yml, nlg), before it
+# loads the model: the place for the project's changes to Rasa (addons/runtime.py).
+runtime.install()
 
 
 class ClinicNLG(TemplatedNaturalLanguageGenerator):

@@ -18,6 +18,17 @@ REPLIES = [
     {"events": "not a list", "responses": []},
     {"events": [{"no_event_key": 1}], "responses": []},
     {"events": [{"event": "slot", "name": "email", "value": "x"}], "responses": "not a list"},
+    {"events": [{"event": "no_such_event"}], "responses": []},
+    {"events": [{"event": 7}], "responses": []},
+    {"events": [{"event": "slot", "name": 7, "value": "x"}], "responses": []},  # name must be a string
+    {"events": [{"event": "user", "text": "hi", "parse_data": {"intent": {"name": "greet", "confidence": 1.0}}},
+                {"event": "active_loop", "name": "booking_form"}, {"event": "slot", "name": "requested_slot",
+                                                                  "value": "patient_name"}], "responses": []},
+    {"events": [{"event": "user", "parse_data": {"intent": "not an object"}}], "responses": []},
+    {"events": [{"event": "bot", "text": "hi", "timestamp": "yesterday"}], "responses": []},
+    {"responses": [{"text": "no events key"}]},
+    {"events": [], "responses": ["not an object"]},
+    "not an object",
 ]
 
 
@@ -44,3 +55,11 @@ def test_same_verdict_and_message_as_rasa(action: RemoteAction, reply: Dict[str,
 def test_invalid_replies_are_refused(action: RemoteAction) -> None:
     with pytest.raises(ValidationError, match="Failed to validate Action server response"):
         resilience.validate_action_result(action, {"events": "not a list", "responses": []})
+
+
+@pytest.mark.parametrize("reply", REPLIES)
+def test_compiled_check_agrees_with_jsonschema(reply: Dict[str, Any]) -> None:
+    """The fast path accepts exactly what jsonschema accepts (else errors would be lost)."""
+    fast = "valid" if resilience.fast_reply_check()(reply) else "invalid"
+    slow = "valid" if resilience.reply_validator().is_valid(reply) else "invalid"
+    assert fast == slow

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Text, Tuple
 
 import spacy
+from cachetools import LRUCache
 from spacy.language import Language
 from spacy.matcher import Matcher
 from spacy.tokens import Doc
@@ -49,6 +50,9 @@ MAX_SCREENED_CHARS = 20_000
 # screen_turns remembers this many (previous, current) results per process: the
 # policy asks 2-4 times per message, once per action it predicts.
 VERDICT_CACHE_SIZE = 2048
+# Analyses of texts up to this long are remembered (as many as VERDICT_CACHE_SIZE):
+# patients' messages are short, and huge ones must not fill the memory.
+MAX_REMEMBERED_CHARS = 2_000
 
 # --- Kinds of red flag (intents.md, "Red flags") -------------------------------
 CHEST_PAIN = "chest_pain"
@@ -684,6 +688,8 @@ class RedFlagMatcher:
         })
         self._repair_vocab = self._typo_targets()
         self._lock = threading.Lock()  # spaCy Matcher calls are not thread-safe
+        self._analyses: LRUCache = LRUCache(maxsize=VERDICT_CACHE_SIZE)
+        self._analyses_lock = threading.Lock()
 
     # ---- construction -------------------------------------------------------
 
@@ -819,7 +825,21 @@ class RedFlagMatcher:
         return None
 
     def analyse(self, text: str, doc: Optional[Doc] = None) -> Screening:
-        """All candidate red flags, each kept or suppressed with a reason."""
+        """All candidate red flags, each kept or suppressed with a reason.
+
+        Remembered per text: the NLU screen and the policy read the same message
+        within one turn, and the analysis is the larger part of the screen's cost."""
+        if len(text) > MAX_REMEMBERED_CHARS:
+            return self._analyse(text, doc)
+        with self._analyses_lock:
+            screening = self._analyses.get(text)
+        if screening is None:
+            screening = self._analyse(text, doc)
+            with self._analyses_lock:
+                self._analyses[text] = screening
+        return screening
+
+    def _analyse(self, text: str, doc: Optional[Doc]) -> Screening:
         screening = Screening(text)
         if not text or not text.strip():
             return screening

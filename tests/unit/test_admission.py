@@ -1,0 +1,164 @@
+"""addons/admission.py: messages take turns in arrival order; a slow endpoint holds up no one."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any, List
+
+import pytest
+from rasa.utils.endpoints import EndpointConfig
+
+from addons import admission
+from addons.admission import TurnGate
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+def test_at_most_places_turns_run_and_the_rest_go_in_arrival_order() -> None:
+    async def scenario() -> List[Any]:
+        turns, log, running = TurnGate(2), [], []
+
+        async def message(name: str) -> None:
+            await turns.enter()
+            running.append(name)
+            log.append((name, len(running)))
+            await asyncio.sleep(0.01)
+            running.remove(name)
+            turns.leave()
+
+        await asyncio.gather(*(message(f"m{i}") for i in range(6)))
+        return log
+
+    log = run(scenario())
+    assert [name for name, _ in log] == [f"m{i}" for i in range(6)]
+    assert max(count for _, count in log) == 2
+
+
+def test_a_message_coming_back_goes_before_new_ones() -> None:
+    async def scenario() -> List[str]:
+        turns, order = TurnGate(1), []
+        await turns.enter()  # someone is running
+        waiting_new = asyncio.ensure_future(turns.enter())
+        await asyncio.sleep(0)
+        coming_back = asyncio.ensure_future(turns.enter(returning=True))
+        await asyncio.sleep(0)
+        waiting_new.add_done_callback(lambda _: order.append("new"))
+        coming_back.add_done_callback(lambda _: order.append("returning"))
+        turns.leave()
+        await coming_back
+        turns.leave()
+        await waiting_new
+        return order
+
+    assert run(scenario()) == ["returning", "new"]
+
+
+def test_a_cancelled_wait_neither_keeps_nor_loses_a_place() -> None:
+    async def scenario() -> int:
+        turns = TurnGate(1)
+        await turns.enter()
+        doomed = asyncio.ensure_future(turns.enter())
+        await asyncio.sleep(0)
+        doomed.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await doomed
+        turns.leave()
+        return turns.free
+
+    assert run(scenario()) == 1
+
+
+def test_a_place_handed_to_a_cancelled_waiter_passes_on() -> None:
+    async def scenario() -> bool:
+        turns = TurnGate(1)
+        await turns.enter()
+        first = asyncio.ensure_future(turns.enter())
+        second = asyncio.ensure_future(turns.enter())
+        await asyncio.sleep(0)
+        turns.leave()  # hands the place to `first` ...
+        first.cancel()  # ... which is cancelled before it runs
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        await asyncio.wait_for(second, 1)  # the place went on to `second`
+        return turns.free == 0
+
+    assert run(scenario())
+
+
+class FakeEndpoint(EndpointConfig):
+    """An endpoint whose answer takes `delay` seconds (no network needed for the gate's logic)."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__(url="http://127.0.0.1:9")
+        self.delay = delay
+
+
+@pytest.fixture()
+def slow_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def answer(self: FakeEndpoint, *args: Any, **kwargs: Any) -> dict:
+        await asyncio.sleep(self.delay)
+        return {"events": []}
+
+    monkeypatch.setattr(admission, "_original_request", answer)
+
+
+def test_a_slow_endpoint_call_gives_the_place_up(slow_requests: None) -> None:
+    async def scenario() -> List[str]:
+        admission._gates.clear()
+        turns, order = admission.gate(), []
+        turns.free = 1
+
+        async def booking() -> None:  # holds the only place, then calls a slow action server
+            await turns.enter()
+            token = admission._holds_place.set(True)
+            await admission.request_in_turn(FakeEndpoint(delay=0.3))
+            order.append("booking answered")
+            admission._holds_place.reset(token)
+            turns.leave()
+
+        async def emergency() -> None:
+            await asyncio.sleep(0.01)
+            await turns.enter()
+            order.append("emergency answered")
+            turns.leave()
+
+        await asyncio.wait_for(asyncio.gather(booking(), emergency()), 2)
+        return order
+
+    assert run(scenario()) == ["emergency answered", "booking answered"]
+
+
+def test_a_fast_endpoint_call_keeps_the_place(slow_requests: None) -> None:
+    async def scenario() -> List[str]:
+        admission._gates.clear()
+        turns, order = admission.gate(), []
+        turns.free = 1
+
+        async def booking() -> None:
+            await turns.enter()
+            token = admission._holds_place.set(True)
+            await admission.request_in_turn(FakeEndpoint(delay=0.001))
+            order.append("booking answered")
+            admission._holds_place.reset(token)
+            turns.leave()
+
+        async def faq() -> None:
+            await asyncio.sleep(0)
+            await turns.enter()
+            order.append("faq answered")
+            turns.leave()
+
+        await asyncio.wait_for(asyncio.gather(booking(), faq()), 2)
+        return order
+
+    assert run(scenario()) == ["booking answered", "faq answered"]
+
+
+def test_calls_outside_a_turn_are_untouched(slow_requests: None) -> None:
+    async def scenario() -> dict:
+        admission._gates.clear()
+        return await admission.request_in_turn(FakeEndpoint(delay=0.0))
+
+    assert run(scenario()) == {"events": []}
+    assert admission._holds_place.get() is False

@@ -47,7 +47,7 @@ $(SPACY_PIPELINE)/meta.json: $(INSTALLED) spacy/config.cfg data/spacy/patterns.j
 	@echo "spaCy pipeline assembled in $(SPACY_PIPELINE)"
 
 $(MODEL): $(SPACY_PIPELINE)/meta.json $(TRAINING_INPUTS)
-	@echo "Training the Rasa model (about three minutes on 2 cores) ..."
+	@echo "Training the Rasa model (under a minute on 2 cores) ..."
 	$(RASA) train --quiet --fixed-model-name vein-assistant --out models 2>&1 \
 		| grep -vE "it/s\]|s/it\]|Epochs:|Warning|^\s|^$$|declare_namespace|tensorflow|TensorRT" || true
 	@test -f $@ || { echo "training failed"; exit 1; }

@@ -6,7 +6,7 @@ its reason and its measurement (benchmarks/TUNING.md), and its own tests.
 """
 from __future__ import annotations
 
-from addons import admission, graph_runner, keep_alive, log_copies, resilience
+from addons import admission, gc_freeze, graph_runner, keep_alive, log_copies, resilience
 
 
 def install() -> None:
@@ -16,3 +16,4 @@ def install() -> None:
     keep_alive.install()  # connections to the action server stay open between calls
     admission.install()  # messages are processed a few at a time, in arrival order
     log_copies.install()  # no deep copies for debug log lines nobody prints
+    gc_freeze.install()  # start-up objects are left out of full garbage collections

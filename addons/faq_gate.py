@@ -1,8 +1,9 @@
 """Turn a low-confidence FAQ answer into nlu_fallback.
 
 Rasa's FallbackClassifier looks only at the intent ("faq" can be confident
-while the chosen answer is a guess). This gate reads the ResponseSelector's own
-confidence for the chosen answer and, below the threshold, replaces the intent
+while the chosen answer is a guess). This gate reads the answer's own confidence
+(`response_selector`, written by addons/linear_nlu.py as Rasa's ResponseSelector
+would) and, below the threshold, replaces the intent
 with nlu_fallback, exactly as the FallbackClassifier would, so the patient is
 asked to rephrase instead of receiving a guessed answer.
 """
@@ -23,7 +24,7 @@ from rasa.shared.nlu.training_data.message import Message
     [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
 )
 class FaqConfidenceGate(GraphComponent):
-    """Falls back when the ResponseSelector is unsure which FAQ answer fits."""
+    """Falls back when the answer classifier is unsure which FAQ answer fits."""
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -44,7 +45,7 @@ class FaqConfidenceGate(GraphComponent):
         return cls(config)
 
     def answer_confidence(self, message: Message) -> float:
-        """The ResponseSelector's confidence in its chosen answer (0 when absent)."""
+        """The confidence in the chosen answer (0 when absent)."""
         selector = (message.get("response_selector") or {}).get(self.retrieval_intent, {})
         return float(selector.get("response", {}).get("confidence") or 0.0)
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Text, Tuple
 
 import spacy
-from cachetools import LRUCache
+from cachetools import TTLCache
 from spacy.language import Language
 from spacy.matcher import Matcher
 from spacy.tokens import Doc
@@ -53,6 +53,10 @@ VERDICT_CACHE_SIZE = 2048
 # Analyses of texts up to this long are remembered (as many as VERDICT_CACHE_SIZE):
 # patients' messages are short, and huge ones must not fill the memory.
 MAX_REMEMBERED_CHARS = 2_000
+# Patients' words stay in these memories at most this long (as kept conversations do,
+# addons/stores.py): well past a turn, never near the retention period.
+REMEMBER_SECONDS = 900
+_NOT_SEEN = object()
 
 # --- Kinds of red flag (intents.md, "Red flags") -------------------------------
 CHEST_PAIN = "chest_pain"
@@ -688,8 +692,9 @@ class RedFlagMatcher:
         })
         self._repair_vocab = self._typo_targets()
         self._lock = threading.Lock()  # spaCy Matcher calls are not thread-safe
-        self._analyses: LRUCache = LRUCache(maxsize=VERDICT_CACHE_SIZE)
-        self._analyses_lock = threading.Lock()
+        self._analyses: TTLCache = TTLCache(maxsize=VERDICT_CACHE_SIZE, ttl=REMEMBER_SECONDS)
+        self._verdicts: TTLCache = TTLCache(maxsize=VERDICT_CACHE_SIZE, ttl=REMEMBER_SECONDS)
+        self._memory_lock = threading.Lock()
 
     # ---- construction -------------------------------------------------------
 
@@ -805,15 +810,26 @@ class RedFlagMatcher:
         screening = self.analyse(text, doc)
         return screening.hits[0] if screening.hits else None
 
-    @lru_cache(maxsize=VERDICT_CACHE_SIZE)  # the result depends on the two texts only
     def screen_turns(self, previous: Optional[str], current: str) -> Optional[RedFlagHit]:
         """A red flag in the current message, alone or read on from the previous one.
 
         "I had sclerotherapy on Monday" + "and now my leg is swollen and hot";
         "my left calf" + "is really swollen and hot". A finding from the joined
         text counts only when it reaches into the current message, so an old
-        message is never answered twice.
+        message is never answered twice. Remembered per pair of texts (the result
+        depends on them only).
         """
+        if len(previous or "") + len(current) > MAX_REMEMBERED_CHARS:
+            return self._screen_turns(previous, current)
+        with self._memory_lock:
+            verdict = self._verdicts.get((previous, current), _NOT_SEEN)
+        if verdict is _NOT_SEEN:
+            verdict = self._screen_turns(previous, current)
+            with self._memory_lock:
+                self._verdicts[(previous, current)] = verdict
+        return verdict
+
+    def _screen_turns(self, previous: Optional[str], current: str) -> Optional[RedFlagHit]:
         alone = self.screen(current)
         if alone or not previous or not previous.strip():
             return alone
@@ -831,11 +847,11 @@ class RedFlagMatcher:
         within one turn, and the analysis is the larger part of the screen's cost."""
         if len(text) > MAX_REMEMBERED_CHARS:
             return self._analyse(text, doc)
-        with self._analyses_lock:
+        with self._memory_lock:
             screening = self._analyses.get(text)
         if screening is None:
             screening = self._analyse(text, doc)
-            with self._analyses_lock:
+            with self._memory_lock:
                 self._analyses[text] = screening
         return screening
 

@@ -317,3 +317,27 @@ def test_a_message_from_an_earlier_session_is_not_joined(policy, domain) -> None
     events = _start() + [_user("my left calf", "nlu_fallback", 0.3), ActionExecuted(ACTION_LISTEN_NAME)]
     events += _start() + [_user("is really swollen and hot", "nlu_fallback", 0.3)]
     assert _predicted(policy, events, domain) is None
+
+
+def test_analyses_and_verdicts_are_remembered_for_short_texts_only(matcher: RedFlagMatcher) -> None:
+    text = f"my calf is swollen and hot {uuid.uuid4().hex}"
+    assert matcher.analyse(text) is matcher.analyse(text)
+    assert matcher.screen_turns("my left calf", "is really swollen and hot") is \
+        matcher.screen_turns("my left calf", "is really swollen and hot")
+    huge = "my spider veins " * 500 + text
+    assert matcher.analyse(huge) is not matcher.analyse(huge)
+    assert huge not in matcher._analyses
+
+
+def test_patients_words_leave_the_screens_memory(matcher: RedFlagMatcher) -> None:
+    from addons import red_flags
+
+    text = f"is it normal to bruise {uuid.uuid4().hex}"
+    matcher.analyse(text)
+    matcher.screen_turns("hello", text)
+    assert text in matcher._analyses and ("hello", text) in matcher._verdicts
+    assert matcher._analyses.ttl == matcher._verdicts.ttl == red_flags.REMEMBER_SECONDS <= 15 * 60
+    later = matcher._analyses.timer() + red_flags.REMEMBER_SECONDS + 1
+    matcher._analyses.expire(later)
+    matcher._verdicts.expire(later)
+    assert text not in matcher._analyses and ("hello", text) not in matcher._verdicts

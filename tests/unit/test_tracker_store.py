@@ -142,3 +142,13 @@ def test_idle_conversations_leave_memory(url: str, domain: Domain) -> None:
     run(asyncio.sleep(0.05))
     assert sender not in store._kept
     assert run(store.retrieve(sender)) is not tracker
+
+
+def test_at_most_cache_size_conversations_are_kept(url: str, domain: Domain) -> None:
+    store = URLSQLTrackerStore(host=url, domain=domain, cache_size=3)
+    senders = [f"t-{uuid.uuid4().hex}" for _ in range(5)]
+    trackers = [new_conversation(store, sender) for sender in senders]
+    assert len(store._kept) == 3
+    assert run(store.retrieve(senders[0])) is not trackers[0]  # evicted: read from the database
+    assert run(store.retrieve(senders[0])).latest_message.text == "hi"
+    assert run(store.retrieve(senders[4])) is trackers[4]

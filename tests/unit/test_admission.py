@@ -103,33 +103,9 @@ def slow_requests(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(admission, "_original_request", answer)
 
 
-def test_a_slow_endpoint_call_gives_the_place_up(slow_requests: None) -> None:
-    async def scenario() -> List[str]:
-        admission._gates.clear()
-        turns, order = admission.gate(), []
-        turns.free = 1
-
-        async def booking() -> None:  # holds the only place, then calls a slow action server
-            await turns.enter()
-            token = admission._holds_place.set(True)
-            await admission.request_in_turn(FakeEndpoint(delay=0.3))
-            order.append("booking answered")
-            admission._holds_place.reset(token)
-            turns.leave()
-
-        async def emergency() -> None:
-            await asyncio.sleep(0.01)
-            await turns.enter()
-            order.append("emergency answered")
-            turns.leave()
-
-        await asyncio.wait_for(asyncio.gather(booking(), emergency()), 2)
-        return order
-
-    assert run(scenario()) == ["emergency answered", "booking answered"]
-
-
-def test_a_fast_endpoint_call_keeps_the_place(slow_requests: None) -> None:
+def booking_and_another(call_seconds: float, other: str) -> List[str]:
+    """A booking holds the only place and calls an endpoint taking `call_seconds`; another
+    message arrives meanwhile. The order in which the two are answered."""
     async def scenario() -> List[str]:
         admission._gates.clear()
         turns, order = admission.gate(), []
@@ -138,21 +114,29 @@ def test_a_fast_endpoint_call_keeps_the_place(slow_requests: None) -> None:
         async def booking() -> None:
             await turns.enter()
             token = admission._holds_place.set(True)
-            await admission.request_in_turn(FakeEndpoint(delay=0.001))
+            await admission.request_in_turn(FakeEndpoint(delay=call_seconds))
             order.append("booking answered")
             admission._holds_place.reset(token)
             turns.leave()
 
-        async def faq() -> None:
-            await asyncio.sleep(0)
+        async def another() -> None:
+            await asyncio.sleep(0.01 if call_seconds > 0.1 else 0)
             await turns.enter()
-            order.append("faq answered")
+            order.append(f"{other} answered")
             turns.leave()
 
-        await asyncio.wait_for(asyncio.gather(booking(), faq()), 2)
+        await asyncio.wait_for(asyncio.gather(booking(), another()), 2)
         return order
 
-    assert run(scenario()) == ["booking answered", "faq answered"]
+    return run(scenario())
+
+
+def test_a_slow_endpoint_call_gives_the_place_up(slow_requests: None) -> None:
+    assert booking_and_another(0.3, "emergency") == ["emergency answered", "booking answered"]
+
+
+def test_a_fast_endpoint_call_keeps_the_place(slow_requests: None) -> None:
+    assert booking_and_another(0.001, "faq") == ["booking answered", "faq answered"]
 
 
 def test_calls_outside_a_turn_are_untouched(slow_requests: None) -> None:

@@ -230,8 +230,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--rasa-port", type=int, default=int(os.environ.get("RASA_PORT", 5005)))
     parser.add_argument("--action-port", type=int, default=int(os.environ.get("ACTION_PORT", 5055)))
     parser.add_argument("--web-port", type=int, default=int(os.environ.get("WEB_PORT", 8080)))
+    parser.add_argument("--var-dir", type=Path, default=ROOT / "var", help="runtime data and logs")
     args = parser.parse_args(argv)
-    stack = Stack(StackConfig(args.rasa_port, args.action_port, args.web_port))
+    stack = Stack(StackConfig(args.rasa_port, args.action_port, args.web_port, var_dir=args.var_dir))
+    # A service manager stops with SIGTERM: stop the servers too (they run in their own
+    # sessions, so the signal does not reach them), as on Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print("Starting the action server, Rasa server and web chat page (logs in var/logs/) ...")
     try:
         stack.start()

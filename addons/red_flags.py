@@ -31,7 +31,7 @@ import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Text, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Text, Tuple
 
 import spacy
 from cachetools import TTLCache
@@ -821,13 +821,7 @@ class RedFlagMatcher:
         """
         if len(previous or "") + len(current) > MAX_REMEMBERED_CHARS:
             return self._screen_turns(previous, current)
-        with self._memory_lock:
-            verdict = self._verdicts.get((previous, current), _NOT_SEEN)
-        if verdict is _NOT_SEEN:
-            verdict = self._screen_turns(previous, current)
-            with self._memory_lock:
-                self._verdicts[(previous, current)] = verdict
-        return verdict
+        return self._remembered(self._verdicts, (previous, current), lambda: self._screen_turns(previous, current))
 
     def _screen_turns(self, previous: Optional[str], current: str) -> Optional[RedFlagHit]:
         alone = self.screen(current)
@@ -847,13 +841,17 @@ class RedFlagMatcher:
         within one turn, and the analysis is the larger part of the screen's cost."""
         if len(text) > MAX_REMEMBERED_CHARS:
             return self._analyse(text, doc)
+        return self._remembered(self._analyses, text, lambda: self._analyse(text, doc))
+
+    def _remembered(self, memory: TTLCache, key: Any, compute: Callable[[], Any]) -> Any:
+        """memory[key], computed (outside the lock: it may be slow) when not there."""
         with self._memory_lock:
-            screening = self._analyses.get(text)
-        if screening is None:
-            screening = self._analyse(text, doc)
+            value = memory.get(key, _NOT_SEEN)
+        if value is _NOT_SEEN:
+            value = compute()
             with self._memory_lock:
-                self._analyses[text] = screening
-        return screening
+                memory[key] = value
+        return value
 
     def _analyse(self, text: str, doc: Optional[Doc]) -> Screening:
         screening = Screening(text)

@@ -106,16 +106,18 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         return message.get(INTENT)
 
     def train(self, training_data: TrainingData) -> Resource:
-        examples = [m for m in training_data.intent_examples if self.features(m) is not None]
-        if len({self.label_of(m) for m in examples}) < 2:
+        featurised = [(m, self.features(m)) for m in training_data.intent_examples]
+        examples = [(m, f) for m, f in featurised if f is not None]
+        labels = [self.label_of(m) for m, _ in examples]
+        if len(set(labels)) < 2:
             logger.warning("LinearIntentClassifier needs at least two intents; not trained.")
             return self._resource
-        counts = scipy.sparse.vstack([self.features(m) for m in examples]).tocsr()
+        counts = scipy.sparse.vstack([f for _, f in examples]).tocsr()
         # Sublinear term frequencies and inverse document frequencies, fitted on the
         # training set: rare, telling n-grams weigh more than "the" or "is".
         self.weighting = TfidfTransformer(sublinear_tf=True).fit(counts)
         self.classifier = LogisticRegression(C=self.config["C"], max_iter=self.config["max_iter"])
-        self.classifier.fit(self.weighting.transform(counts), [self.label_of(m) for m in examples])
+        self.classifier.fit(self.weighting.transform(counts), labels)
         self.responses = training_data.responses
         self._compile()
         self.persist()

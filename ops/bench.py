@@ -377,9 +377,10 @@ CATEGORIES: List[Tuple[str, re.Pattern]] = [
     ("custom actions: validating the action server's reply", re.compile(r"^_validate_action_result |\(jsonschema/|fastjsonschema|^validate_action_result ")),
     ("custom actions: HTTP call and (de)serialising", re.compile(r"\(rasa/core/actions/action\.py|\(aiohttp/")),
     ("tracker store: load and save", re.compile(r"\(rasa/core/tracker_store\.py|\(addons/stores\.py|\(sqlalchemy/")),
+    # Before the classifier: the featurizers run scikit-learn's vectorizers.
+    ("NLU: CountVectorsFeaturizer", re.compile(r"count_vectors_featurizer\.py|sentence_features\.py")),
     ("NLU: intent and FAQ answer classifier", re.compile(r"\(addons/linear_nlu\.py|\(sklearn/")),
     ("NLU: spaCy pipeline", re.compile(r"\(rasa/nlu/utils/spacy_utils\.py|\(rasa/nlu/tokenizers/")),
-    ("NLU: CountVectorsFeaturizer", re.compile(r"count_vectors_featurizer\.py|sentence_features\.py")),
     ("red flags: RedFlagPolicy (re-screens the turns)", re.compile(r"^predict_action_probabilities \(addons/red_flags")),
     ("red flags: RedFlagScreen (NLU component)", re.compile(r"\(addons/red_flags\.py")),
     ("policies: RulePolicy and ensemble", re.compile(r"\(rasa/core/policies/|_predict_next_with_tracker")),

@@ -55,8 +55,6 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from addons.rest import (
     EMPTY_PROMPT,
-    MAX_MESSAGE_CHARS,
-    TOO_LONG,
     InvalidRequest,
     checked_message,
     checked_metadata,
@@ -508,9 +506,6 @@ class TwilioChannel(InputChannel):
         if not text.strip():
             await self.sender.send_turn(sender, [{"text": EMPTY_PROMPT}])
             return
-        if len(text) > MAX_MESSAGE_CHARS:
-            await self.sender.send_turn(sender, [{"text": TOO_LONG}])
-            return
         text = await self.button_payload(request, sender, text) or text
         collector = TwilioTurnCollector()
         try:
@@ -639,8 +634,8 @@ class CallbackChannel(InputChannel):
             except InvalidRequest as error:
                 return _json_error(400, str(error))
             output = SafeCallbackOutput(self.settings.endpoint())
-            if not text.strip() or len(text) > MAX_MESSAGE_CHARS:
-                await output.send_text_message(sender, EMPTY_PROMPT if not text.strip() else TOO_LONG)
+            if not text.strip():
+                await output.send_text_message(sender, EMPTY_PROMPT)
                 return response.text("success")
             try:
                 await on_new_message(

@@ -14,6 +14,7 @@ from rasa.utils.endpoints import EndpointConfig
 
 from actions.clinic import clinic_details
 from addons import runtime
+from clinic.settings import max_message_chars
 
 # The Rasa server loads this module at start-up (endpoints.yml, nlg), before it
 # loads the model: the place for the project's changes to Rasa (addons/runtime.py).
@@ -35,5 +36,5 @@ class ClinicNLG(TemplatedNaturalLanguageGenerator):
         output_channel: Text,
         **kwargs: Any,
     ) -> Optional[Dict[Text, Any]]:
-        values = {**clinic_details().as_template_values(), **kwargs}
+        values = {**clinic_details().as_template_values(), "max_message_chars": max_message_chars(), **kwargs}
         return await super().generate(utter_action, tracker, output_channel, **values)

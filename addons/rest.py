@@ -2,13 +2,13 @@
 
 Same URL and JSON as Rasa's RestInput (POST /webhooks/rest/webhook with
 {"sender": ID, "message": TEXT}), but malformed requests get a clear 4xx, an
-empty message gets a prompt, and an over-long one a polite reply without
-running NLU. Patient text is never logged.
+empty message gets a prompt. An over-long message is not cut here: the red-flag
+screen reads all of it first, then the NLU declines it politely (addons/red_flags.py,
+MAX_MESSAGE_CHARS). Patient text is never logged.
 """
 from __future__ import annotations
 
 import logging
-import os
 import re
 import unicodedata
 from asyncio import CancelledError
@@ -23,15 +23,10 @@ from sanic.response import HTTPResponse
 
 logger = logging.getLogger(__name__)
 
-MAX_MESSAGE_CHARS = int(os.environ.get("MAX_MESSAGE_CHARS", "1000"))
 SENDER_ID = re.compile(r"^[A-Za-z0-9_.:@+\-]{1,128}$")
 ALLOWED_CONTROL = {"\n", "\r", "\t"}
 
 EMPTY_PROMPT = "Please type your question about spider veins or sclerotherapy, and I'll do my best to help."
-TOO_LONG = (
-    f"Sorry, that message is too long for me. Please send a shorter message "
-    f"(up to {MAX_MESSAGE_CHARS} characters)."
-)
 
 
 class InvalidRequest(ValueError):
@@ -106,8 +101,6 @@ class GuardedRestInput(RestInput):
 
             if not text.strip():
                 return reply(sender, EMPTY_PROMPT)
-            if len(text) > MAX_MESSAGE_CHARS:
-                return reply(sender, TOO_LONG)
 
             collector = CollectingOutputChannel()
             try:

@@ -24,9 +24,7 @@ from sanic import Blueprint
 
 from addons.rest import (
     EMPTY_PROMPT,
-    MAX_MESSAGE_CHARS,
     SENDER_ID,
-    TOO_LONG,
     InvalidRequest,
     checked_message,
     checked_metadata,
@@ -74,8 +72,8 @@ class WebChatInput(SocketIOInput):
                 logger.warning("Web chat message refused: %s", error)
                 return
             output = SocketIOOutput(sio, self.bot_message_evt)
-            if not text.strip() or len(text) > MAX_MESSAGE_CHARS:
-                await output.send_text_message(sender, EMPTY_PROMPT if not text.strip() else TOO_LONG)
+            if not text.strip():
+                await output.send_text_message(sender, EMPTY_PROMPT)
                 return
             try:
                 await on_new_message(

@@ -1,184 +1,206 @@
-"""Evaluate the red-flag screen on tests/data/red_flags.yml; write results/red_flags.md.
+"""Evaluate the red-flag screen on the committed sets; write results/red_flags.md.
 
-Runs addons.red_flags.RedFlagMatcher (the deterministic screen) on every red
-flag, near-miss and split pair of the evaluation set, the split pairs through
-`screen_turns`, the same joined-text logic RedFlagPolicy uses. Reports recall,
-the false-alarm rate and every miss and false alarm. Exits 1 unless every red
-flag fires and at most 3% of near-misses do (tests/unit/test_red_flags.py
-asserts the same and writes the same report).
+The sets are tests/data/red_flags/<language>/*.yml: messages (or two messages in a
+row, `turns`) with the outcome a clinician expects: `emergency`, `safety_net` or
+`none`, and for near-misses a category. Every message goes through the screen the
+assistant uses (clinic.red_flags; two messages through `screen_turns`, as the
+Rasa policy reads them). Per language this reports:
 
-    .venv/bin/python -m ops.evaluate_red_flags
+- recall on red flags (the emergency outcome), with the Clopper-Pearson 95% upper
+  bound on the miss rate;
+- safety-net questions: how many got at least the safety net (reported apart);
+- strict false alarms: the emergency outcome on a message that is negated, past,
+  mild, cosmetic, booking, an FAQ, needle nerves or unrelated; and, apart, how many
+  of those got the (harmless but needless) safety net.
+
+Exits 1 unless every red flag gets the emergency outcome, every question at least
+the safety net, and strict false alarms stay at or under 2% in each language
+(tests/unit/test_red_flag_sets.py asserts the same).
+
+    .venv/bin/python -m ops.evaluate_red_flags [--language es]
 """
 from __future__ import annotations
 
 import argparse
 import sys
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import yaml
+from scipy.stats import beta
+
+from clinic.red_flags import Outcome, RedFlagScreen, shared_screen
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "tests" / "data" / "red_flags.yml"
+SETS = ROOT / "tests" / "data" / "red_flags"
 REPORT = ROOT / "results" / "red_flags.md"
-MAX_FALSE_ALARM_RATE = 0.03
+MAX_STRICT_FALSE_ALARM_RATE = 0.02
+# Near-miss categories whose emergency outcome is plainly wrong (issue 13).
+STRICT = frozenset({"negated", "past", "mild", "cosmetic", "booking", "faq", "needle_nerves", "unrelated"})
+EXPECTED = {"emergency": Outcome.EMERGENCY, "safety_net": Outcome.SAFETY_NET, "none": Outcome.NONE}
+
+# (previous message or None, message) -> outcome
+Screen = Callable[[Optional[str], str], Outcome]
 
 
-@dataclass
-class Outcome:
-    """One evaluated example: what it is and what the screen said."""
+@dataclass(frozen=True)
+class Case:
+    """One message (or two in a row) of a set, what it should get and what it got."""
 
-    messages: List[str]
-    label: str  # the red-flag kind, or the near-miss category
-    fired: bool
-    kind: Optional[str] = None  # kind the screen found
-    span: Optional[str] = None
-    suppressed: List[str] = field(default_factory=list)  # findings set aside, and why
+    messages: Sequence[str]
+    expect: Outcome
+    label: str  # red-flag kind, or near-miss category
+    source: str  # the set's file
+    got: Outcome = Outcome.NONE
 
     @property
     def text(self) -> str:
         return " ⏎ ".join(self.messages)
 
+    @property
+    def passed(self) -> bool:
+        if self.expect == Outcome.NONE:
+            return self.got < Outcome.EMERGENCY if self.label in STRICT else True
+        return self.got >= self.expect
+
+
+def load_cases(language: str, sets: Path = SETS) -> List[Case]:
+    cases = []
+    for path in sorted((sets / language).glob("*.yml")):
+        for item in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
+            messages = item.get("turns") or [item["text"]]
+            expect = EXPECTED[item["expect"]]
+            label = item.get("kind") if expect == Outcome.EMERGENCY else item.get("category", "question")
+            cases.append(Case(tuple(messages), expect, label or "?", path.name))
+    return cases
+
+
+def screen_of(screen: RedFlagScreen) -> Screen:
+    return lambda previous, current: (screen.screen_turns(previous, current) if previous
+                                      else screen.screen(current)).outcome
+
+
+def run(cases: Sequence[Case], screen: Screen) -> List[Case]:
+    """Each case screened as the assistant reads it: every message, the second with the first."""
+    results = []
+    for case in cases:
+        got, previous = Outcome.NONE, None
+        for message in case.messages:
+            got = max(got, screen(previous, message))
+            previous = message
+        results.append(Case(case.messages, case.expect, case.label, case.source, got))
+    return results
+
+
+def miss_rate_upper_bound(misses: int, total: int, confidence: float = 0.95) -> float:
+    """Clopper-Pearson: the exact binomial upper bound on the true miss rate."""
+    if total == 0 or misses >= total:
+        return 1.0
+    return float(beta.ppf(confidence, misses + 1, total - misses))
+
 
 @dataclass
-class Evaluation:
-    red_flags: List[Outcome]
-    near_misses: List[Outcome]
-    split_red_flags: List[Outcome]
-    split_near_misses: List[Outcome]
+class Summary:
+    language: str
+    cases: List[Case]
+
+    def _of(self, expect: Outcome, strict: Optional[bool] = None) -> List[Case]:
+        chosen = [c for c in self.cases if c.expect == expect]
+        if strict is not None:
+            chosen = [c for c in chosen if (c.label in STRICT) == strict]
+        return chosen
 
     @property
-    def misses(self) -> List[Outcome]:
-        return [o for o in self.red_flags + self.split_red_flags if not o.fired]
+    def red_flags(self) -> List[Case]:
+        return self._of(Outcome.EMERGENCY)
 
     @property
-    def false_alarms(self) -> List[Outcome]:
-        return [o for o in self.near_misses + self.split_near_misses if o.fired]
+    def questions(self) -> List[Case]:
+        return self._of(Outcome.SAFETY_NET)
 
     @property
-    def recall(self) -> float:
-        positives = self.red_flags + self.split_red_flags
-        return sum(o.fired for o in positives) / len(positives)
+    def strict(self) -> List[Case]:
+        return self._of(Outcome.NONE, strict=True)
+
+    @property
+    def misses(self) -> List[Case]:
+        return [c for c in self.red_flags + self.questions if not c.passed]
+
+    @property
+    def false_alarms(self) -> List[Case]:
+        return [c for c in self.strict if c.got == Outcome.EMERGENCY]
 
     @property
     def false_alarm_rate(self) -> float:
-        negatives = self.near_misses + self.split_near_misses
-        return sum(o.fired for o in negatives) / len(negatives)
+        return len(self.false_alarms) / len(self.strict) if self.strict else 0.0
 
     @property
-    def wrong_kind(self) -> List[Outcome]:
-        return [o for o in self.red_flags + self.split_red_flags if o.fired and o.kind != o.label]
+    def ok(self) -> bool:
+        return not self.misses and self.false_alarm_rate <= MAX_STRICT_FALSE_ALARM_RATE
 
-    @property
-    def passed(self) -> bool:
-        return not self.misses and self.false_alarm_rate <= MAX_FALSE_ALARM_RATE
-
-
-def load_set(path: Path = DATA) -> Dict[str, list]:
-    return yaml.safe_load(path.read_text())
-
-
-def _single(matcher, text: str, label: str) -> Outcome:
-    screening = matcher.analyse(text)
-    hit = screening.hits[0] if screening.hits else None
-    return Outcome(
-        [text], label, hit is not None, hit.kind if hit else None, hit.text if hit else None,
-        [f"{f.kind}: {f.suppressed_by}" for f in screening.suppressed],
-    )
-
-
-def _split(matcher, messages: Sequence[str], label: str) -> Outcome:
-    """Both turns as the policy sees them: the first alone, then the second read on from it."""
-    first, second = messages
-    hit = matcher.screen(first) or matcher.screen_turns(first, second)
-    return Outcome(list(messages), label, hit is not None, hit.kind if hit else None,
-                   hit.text if hit else None)
-
-
-def evaluate(matcher=None, data: Optional[Dict[str, list]] = None) -> Evaluation:
-    if matcher is None:
-        from addons.red_flags import RedFlagMatcher
-
-        matcher = RedFlagMatcher.load()
-    data = data or load_set()
-    return Evaluation(
-        red_flags=[_single(matcher, e["text"], e["kind"]) for e in data["red_flags"]],
-        near_misses=[_single(matcher, e["text"], e["category"]) for e in data["near_misses"]],
-        split_red_flags=[_split(matcher, e["messages"], e["kind"]) for e in data["split_red_flags"]],
-        split_near_misses=[_split(matcher, e["messages"], e["category"])
-                           for e in data["split_near_misses"]],
-    )
+    def lines(self) -> List[str]:
+        flags, questions, strict = self.red_flags, self.questions, self.strict
+        missed = [c for c in flags if c.got < Outcome.EMERGENCY]
+        nets = [c for c in strict if c.got == Outcome.SAFETY_NET]
+        other = self._of(Outcome.NONE, strict=False)
+        out = [
+            f"## {self.language}", "",
+            f"- Red flags: {len(flags) - len(missed)}/{len(flags)} got the emergency outcome "
+            f"(recall {_pct(len(flags) - len(missed), len(flags))}; 95% upper bound on the miss rate "
+            f"{miss_rate_upper_bound(len(missed), len(flags)):.2%}); "
+            f"{sum(c.got == Outcome.SAFETY_NET for c in missed)} of the misses got the safety net.",
+            f"- Questions about red-flag symptoms: {sum(c.passed for c in questions)}/{len(questions)} "
+            f"got at least the safety net ({sum(c.got == Outcome.EMERGENCY for c in questions)} the emergency reply).",
+            f"- Strict near-misses: {len(self.false_alarms)}/{len(strict)} got the emergency outcome "
+            f"(false alarms {self.false_alarm_rate:.2%}, limit {MAX_STRICT_FALSE_ALARM_RATE:.0%}); "
+            f"{len(nets)} got the safety net.",
+        ]
+        if other:
+            out.append(f"- Other near-misses: {sum(c.got > Outcome.NONE for c in other)}/{len(other)} "
+                       "got a safety reply.")
+        by_label = Counter(c.label for c in self.false_alarms + self.misses)
+        if by_label:
+            out.append("- Failures by kind or category: "
+                       + ", ".join(f"{k} {n}" for k, n in by_label.most_common()))
+        for title, chosen in (("Missed", self.misses), ("False alarms", self.false_alarms),
+                              ("Safety net on strict near-misses", nets)):
+            if chosen:
+                out += ["", f"### {title}", ""]
+                out += [f"- [{c.label}, {c.source}, got {c.got.label}] {c.text[:300]}" for c in chosen]
+        return out + [""]
 
 
-def _table(rows: List[List[str]], header: List[str]) -> List[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
-    return lines
+def _pct(part: int, whole: int) -> str:
+    return f"{part / whole:.2%}" if whole else "n/a"
 
 
-def render(ev: Evaluation) -> str:
-    positives = ev.red_flags + ev.split_red_flags
-    negatives = ev.near_misses + ev.split_near_misses
-    lines = [
-        "# Red-flag screen: evaluation",
-        "",
-        "Set: `tests/data/red_flags.yml`. Screen: `addons.red_flags.RedFlagMatcher` "
-        "(split pairs through `screen_turns`, the logic `RedFlagPolicy` uses). "
-        "Written by `python -m ops.evaluate_red_flags` and by `tests/unit/test_red_flags.py`.",
-        "",
-        f"- Verdict: **{'PASS' if ev.passed else 'FAIL'}** (every red flag must fire; "
-        f"false alarms at most {MAX_FALSE_ALARM_RATE:.0%} of near-misses)",
-        f"- Recall on red flags: **{ev.recall:.1%}** ({len(positives) - len(ev.misses)}/{len(positives)}; "
-        f"single messages {sum(o.fired for o in ev.red_flags)}/{len(ev.red_flags)}, "
-        f"split pairs {sum(o.fired for o in ev.split_red_flags)}/{len(ev.split_red_flags)})",
-        f"- False-alarm rate on near-misses: **{ev.false_alarm_rate:.1%}** "
-        f"({len(ev.false_alarms)}/{len(negatives)}; single messages "
-        f"{sum(o.fired for o in ev.near_misses)}/{len(ev.near_misses)}, split pairs "
-        f"{sum(o.fired for o in ev.split_near_misses)}/{len(ev.split_near_misses)})",
-        f"- Red flags found under another kind than labelled: {len(ev.wrong_kind)} "
-        "(the reply is the same; listed below for review)",
-        "",
-        "## By kind (red flags)",
-        "",
-    ]
-    kinds = Counter(o.label for o in positives)
-    fired = Counter(o.label for o in positives if o.fired)
-    lines += _table([[k, str(kinds[k]), str(fired[k])] for k in sorted(kinds)], ["kind", "examples", "fired"])
-    lines += ["", "## By category (near-misses)", ""]
-    cats = Counter(o.label for o in negatives)
-    alarms = Counter(o.label for o in negatives if o.fired)
-    lines += _table([[c, str(cats[c]), str(alarms[c]), f"{alarms[c] / cats[c]:.1%}"] for c in sorted(cats)],
-                    ["category", "examples", "false alarms", "rate"])
-    lines += ["", "## Misses (red flags that did not fire)", ""]
-    lines += _table([[o.label, o.text, "; ".join(o.suppressed) or "nothing matched"] for o in ev.misses],
-                    ["kind", "message", "why"]) if ev.misses else ["None."]
-    lines += ["", "## False alarms (near-misses that fired)", ""]
-    lines += _table([[o.label, o.text, f"{o.kind}: “{o.span}”"] for o in ev.false_alarms],
-                    ["category", "message", "found"]) if ev.false_alarms else ["None."]
-    lines += ["", "## Red flags found under another kind", ""]
-    lines += _table([[o.label, o.kind or "", o.text] for o in ev.wrong_kind],
-                    ["labelled", "found", "message"]) if ev.wrong_kind else ["None."]
-    return "\n".join(lines) + "\n"
+def evaluate(screen: Optional[Screen] = None, languages: Sequence[str] = ("en", "es"),
+             sets: Path = SETS) -> Dict[str, Summary]:
+    screen = screen or screen_of(shared_screen())
+    return {lang: Summary(lang, run(load_cases(lang, sets), screen)) for lang in languages}
 
 
-def write_report(ev: Evaluation, path: Path = REPORT) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(ev))
-    return path
+def report(summaries: Dict[str, Summary]) -> str:
+    lines = ["# Red-flag screen on the committed sets", "",
+             "Sets: `tests/data/red_flags/<language>/*.yml`. Screen: `clinic.red_flags` "
+             "(two messages in a row through `screen_turns`, as `RedFlagPolicy` reads them).", ""]
+    for summary in summaries.values():
+        lines += summary.lines()
+    return "\n".join(lines)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--out", type=Path, default=REPORT)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--language", action="append", choices=["en", "es"])
     args = parser.parse_args(argv)
-    ev = evaluate(data=load_set(args.data))
-    path = write_report(ev, args.out)
-    print(f"recall {ev.recall:.1%}, false alarms {ev.false_alarm_rate:.1%} "
-          f"({len(ev.misses)} misses, {len(ev.false_alarms)} false alarms); report: {path}")
-    return 0 if ev.passed else 1
+    summaries = evaluate(languages=args.language or ("en", "es"))
+    text = report(summaries)
+    REPORT.parent.mkdir(exist_ok=True)
+    REPORT.write_text(text, encoding="utf-8")
+    print(text)
+    return 0 if all(s.ok for s in summaries.values()) else 1
 
 
 if __name__ == "__main__":

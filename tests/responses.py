@@ -8,6 +8,7 @@ from typing import Dict, Iterable, List, Optional
 import yaml
 
 from actions.clinic import clinic_details
+from clinic.settings import max_message_chars
 
 ROOT = Path(__file__).resolve().parent.parent
 RESPONSE_FILES = [ROOT / "domain.yml", *sorted((ROOT / "data" / "responses").glob("*.yml"))]
@@ -21,7 +22,7 @@ class ResponseCatalog:
 
     @classmethod
     def load(cls) -> "ResponseCatalog":
-        values = clinic_details().as_template_values()
+        values = {**clinic_details().as_template_values(), "max_message_chars": str(max_message_chars())}
         texts: Dict[str, List[str]] = {}
         for path in RESPONSE_FILES:
             for name, variations in (yaml.safe_load(path.read_text()).get("responses") or {}).items():

@@ -12,7 +12,8 @@ from typing import Any, Iterator
 import pytest
 import socketio
 
-from addons.rest import EMPTY_PROMPT, MAX_MESSAGE_CHARS, TOO_LONG
+from addons.rest import EMPTY_PROMPT
+from clinic.settings import max_message_chars
 from ops.stack import Stack
 from tests.responses import ResponseCatalog
 
@@ -99,12 +100,23 @@ def test_unusable_session_ids_get_a_fresh_one(client: ChatClient, bad_id: Any) -
     assert len(confirmed) == 32 and int(confirmed, 16) >= 0
 
 
-def test_empty_and_over_long_messages_get_a_polite_reply(client: ChatClient) -> None:
+def test_empty_and_over_long_messages_get_a_polite_reply(client: ChatClient, responses: ResponseCatalog) -> None:
     session_id = client.session(uuid.uuid4().hex)
     client.say(session_id, "   ")
     assert client.next("bot_uttered")["text"] == EMPTY_PROMPT
-    client.say(session_id, "a" * (MAX_MESSAGE_CHARS + 1))
-    assert client.next("bot_uttered")["text"] == TOO_LONG
+    client.say(session_id, "a" * (max_message_chars() + 1))
+    assert responses.name_of(client.next("bot_uttered")["text"]) == "utter_message_too_long"
+
+
+def test_a_red_flag_at_the_end_of_a_5000_character_message_gets_the_emergency_reply(
+    client: ChatClient, responses: ResponseCatalog
+) -> None:
+    session_id = client.session(uuid.uuid4().hex)
+    story = "I had my injections last week and I wanted to ask about the bruises and the stockings. "
+    text = (story * 60)[:4_950] + " Now my chest is tight and I can't breathe."
+    assert len(text) > 4_990
+    client.say(session_id, text)
+    assert responses.name_of(client.next("bot_uttered")["text"]) == "utter_emergency"
 
 
 @pytest.mark.parametrize("bad_message", [{"text": "hi"}, None, 42, "bell\x07"])

@@ -1,9 +1,10 @@
-"""Red flags through the running assistant (issue 3): REST webhook, real servers.
+"""Red flags through the running assistant: REST webhook, real Rasa and action servers.
 
-A red flag gets the emergency reply alone, at once: as the first message, split
-over two messages, and in the middle of a booking (which it ends). The whole
-evaluation set (tests/data/red_flags.yml) is also sent, one fresh conversation
-per message, as the acceptance test does.
+Every message is screened first, whatever its length, language or the form it is
+in: a red flag gets the emergency reply alone (and ends any form), a question about
+one gets the safety net, and what the patient says after the emergency reply gets a
+supportive answer. The committed sets (tests/data/red_flags/) are sent too, one fresh
+conversation per case, as the clinic's reviewers do.
 """
 from __future__ import annotations
 
@@ -14,13 +15,14 @@ import pytest
 import requests
 
 from actions.clinic import clinic_details
+from clinic.red_flags import Outcome
 from ops import evaluate_red_flags
 
 pytestmark = pytest.mark.e2e
 
 EMERGENCY = "utter_emergency"
-DATA = evaluate_red_flags.load_set()
-MAX_E2E_FALSE_ALARM_RATE = 0.03
+SAFETY_NET = "utter_safety_net"
+FOLLOW_UP = "utter_emergency_follow_up"
 
 
 def _fresh() -> str:
@@ -45,89 +47,118 @@ def _actions_after_last_user_message(tracker: Dict) -> List[str]:
     return [e["name"] for e in events[last_user + 1:] if e["event"] == "action"]
 
 
+def _start_booking(stack, sender: str, responses) -> List[str]:
+    question = stack.send(sender, "I'd like to book a consultation")
+    assert question and EMERGENCY not in responses.names(question)
+    assert _tracker(stack, sender)["active_loop"].get("name") == "booking_form", "the booking form did not start"
+    return [m.get("text") for m in question]
+
+
 def test_a_red_flag_first_message_gets_only_the_emergency_reply(stack, sender, responses) -> None:
     replies = stack.send(sender, "had my injections on Friday and now my calf is swollen and hot")
     assert _is_emergency_alone(replies, responses), replies
     text = replies[0]["text"]
     assert text.startswith(f"Please call {clinic_details().emergency_number} now")
-    assert "911" in text and clinic_details().urgent_phone in text
-    assert "buttons" not in replies[0]
-    # Then the form (if any) is ended and the event recorded, in that order.
+    assert clinic_details().urgent_phone in text and "buttons" not in replies[0]
     actions = _actions_after_last_user_message(_tracker(stack, sender))
     assert [a for a in actions if a in {EMERGENCY, "action_deactivate_loop", "action_record_emergency"}] == [
         EMERGENCY, "action_deactivate_loop", "action_record_emergency",
     ]
 
 
+def test_a_red_flag_at_the_end_of_a_5000_character_message(stack, sender, responses) -> None:
+    story = ("Hello, I had my first session on Monday and I have a few questions about the stockings, "
+             "the bruises, when I can go back to the gym and whether I can fly next month. ")
+    text = (story * 40)[:4_950] + " Sorry, also: my chest is really tight and I can't breathe."
+    assert len(text) >= 5_000
+    assert _is_emergency_alone(stack.send(sender, text), responses)
+
+
+def test_a_long_message_without_a_red_flag_is_declined_politely(stack, sender, responses) -> None:
+    assert responses.names(stack.send(sender, "What about the parking? " * 80)) == ["utter_message_too_long"]
+
+
+def test_a_spanish_red_flag_in_the_middle_of_a_booking_ends_it_with_the_spanish_reply(
+    stack, sender, responses
+) -> None:
+    asked = _start_booking(stack, sender, responses)
+    replies = stack.send(sender, "perdón, me duele mucho el pecho y no puedo respirar")
+    assert _is_emergency_alone(replies, responses), replies
+    assert replies[0]["text"].startswith(f"Llame al {clinic_details().emergency_number} ahora")
+    assert not _tracker(stack, sender)["active_loop"].get("name")
+    after = stack.send(sender, "ok")
+    assert not set(asked) & {m.get("text") for m in after}, "the booking form asked its question again"
+
+
+def test_an_english_red_flag_in_the_middle_of_a_booking_ends_it(stack, sender, responses) -> None:
+    _start_booking(stack, sender, responses)
+    replies = stack.send(sender, "sorry, my chest has gone really tight and I can't breathe properly")
+    assert _is_emergency_alone(replies, responses), replies
+    assert not _tracker(stack, sender)["active_loop"].get("name")
+
+
 @pytest.mark.parametrize("first, second", [
     ("my calf", "feels hot and looks twice the size of the other one"),
-    ("my face", "is drooping on one side"),
+    ("my dad's speech", "is all over the place, really garbled"),
+    ("mi pierna izquierda", "está hinchada y caliente"),
 ])
 def test_a_red_flag_split_over_two_messages_fires_on_the_second(
     stack, sender, responses, first: str, second: str
 ) -> None:
-    # Neither half is a red flag alone (checked: no emergency reply to either on its own).
-    for alone in (first, second):
+    for alone in (first, second):  # neither half is a red flag alone
         assert EMERGENCY not in responses.names(stack.send(_fresh(), alone)), alone
     assert EMERGENCY not in responses.names(stack.send(sender, first))
-    replies = stack.send(sender, second)
-    assert _is_emergency_alone(replies, responses), replies
+    assert _is_emergency_alone(stack.send(sender, second), responses)
 
 
-def test_the_next_message_after_an_emergency_is_not_answered_again(stack, sender, responses) -> None:
+@pytest.mark.parametrize("text", [
+    "what should I do if my leg swells up and gets hot after the treatment?",
+    "is chest pain a side effect?",
+    "¿y si se me hincha la pierna después del tratamiento?",
+])
+def test_a_question_about_a_red_flag_gets_the_safety_net(stack, sender, responses, text: str) -> None:
+    replies = stack.send(sender, text)
+    assert responses.names(replies) == [SAFETY_NET], replies
+    assert clinic_details().urgent_phone in replies[0]["text"]
+
+
+@pytest.mark.parametrize("follow_up", ["ok calling now", "the ambulance is coming", "my husband is driving me"])
+def test_what_patients_say_after_the_emergency_reply_gets_support(stack, sender, responses, follow_up) -> None:
     assert _is_emergency_alone(stack.send(sender, "my chest really hurts"), responses)
-    assert EMERGENCY not in responses.names(stack.send(sender, "thank you"))
+    replies = stack.send(sender, follow_up)
+    assert responses.names(replies) == [FOLLOW_UP], replies
 
 
-def test_an_faq_question_with_the_same_words_gets_its_answer(stack, sender, responses) -> None:
-    replies = stack.send(sender, "is sclerotherapy safe?")
-    assert EMERGENCY not in responses.names(replies)
-    assert responses.names(replies) == ["utter_faq/safety"]
+def test_a_worry_after_treatment_gets_the_urgent_line_and_a_call_back(stack, sender, responses) -> None:
+    replies = stack.send(sender, "it hurts and is bruised the day after my injections, is that ok?")
+    names = responses.names(replies)
+    assert EMERGENCY not in names
+    assert "utter_post_treatment_concern" in names or SAFETY_NET in names, replies
 
 
-def test_a_negated_symptom_is_not_an_emergency(stack, sender, responses) -> None:
-    replies = stack.send(sender, "no chest pain, just asking about cost")
-    assert EMERGENCY not in responses.names(replies), replies
+def test_the_faq_and_negations_are_not_emergencies(stack, sender, responses) -> None:
+    assert responses.names(stack.send(sender, "is sclerotherapy safe?")) == ["utter_faq/safety"]
+    assert EMERGENCY not in responses.names(stack.send(_fresh(), "no chest pain, just asking about cost"))
 
 
-def test_a_red_flag_in_the_middle_of_a_booking_ends_the_booking(stack, sender, responses) -> None:
-    question = stack.send(sender, "I'd like to book a consultation")
-    assert question and EMERGENCY not in responses.names(question)
-    assert _tracker(stack, sender)["active_loop"].get("name") == "booking_form", "the booking form did not start"
-    asked = [m.get("text") for m in question]
-
-    replies = stack.send(sender, "sorry, my chest has gone really tight and I can't breathe properly")
-    assert _is_emergency_alone(replies, responses), replies
-    tracker = _tracker(stack, sender)
-    assert not tracker["active_loop"].get("name"), tracker["active_loop"]
-
-    after = stack.send(sender, "ok")
-    assert EMERGENCY not in responses.names(after)
-    assert not set(asked) & {m.get("text") for m in after}, "the booking form asked its question again"
-    assert not _tracker(stack, sender)["active_loop"].get("name")
-
-
-def test_every_red_flag_of_the_set_gets_the_emergency_reply(stack, responses) -> None:
-    missed = [e["text"] for e in DATA["red_flags"]
-              if not _is_emergency_alone(stack.send(_fresh(), e["text"]), responses)]
-    assert missed == [], f"{len(missed)} red flags without the emergency reply alone:\n" + "\n".join(missed)
-
-
-def test_split_red_flags_of_the_set_fire_on_the_second_message(stack, responses) -> None:
-    missed = []
-    for pair in DATA["split_red_flags"]:
-        sender = _fresh()
-        first, second = pair["messages"]
-        replies = stack.send(sender, first)
-        if EMERGENCY not in responses.names(replies):
-            replies = stack.send(sender, second)
-        if EMERGENCY not in responses.names(replies):
-            missed.append(" + ".join(pair["messages"]))
-    assert missed == []
-
-
-def test_near_misses_of_the_set_rarely_get_the_emergency_reply(stack, responses) -> None:
-    alarms = [f"{e['category']}: {e['text']}" for e in DATA["near_misses"]
-              if EMERGENCY in responses.names(stack.send(_fresh(), e["text"]))]
-    rate = len(alarms) / len(DATA["near_misses"])
-    assert rate <= MAX_E2E_FALSE_ALARM_RATE, f"false alarms {rate:.1%}:\n" + "\n".join(alarms)
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_the_committed_sets_through_the_assistant(stack, responses, language: str) -> None:
+    cases = evaluate_red_flags.load_cases(language)
+    missed, questions_missed, alarms, strict = [], [], [], 0
+    for case in cases:
+        sender, names = _fresh(), []
+        for message in case.messages:
+            names += responses.names(stack.send(sender, message))
+            if EMERGENCY in names:
+                break
+        if case.expect == Outcome.EMERGENCY and EMERGENCY not in names:
+            missed.append(case.text)
+        elif case.expect == Outcome.SAFETY_NET and not {EMERGENCY, SAFETY_NET} & set(names):
+            questions_missed.append(case.text)
+        elif case.expect == Outcome.NONE and case.label in evaluate_red_flags.STRICT:
+            strict += 1
+            if EMERGENCY in names:
+                alarms.append(case.text)
+    assert missed == [], "red flags without the emergency reply:\n" + "\n".join(missed)
+    assert questions_missed == [], "questions without the safety net:\n" + "\n".join(questions_missed)
+    assert len(alarms) <= evaluate_red_flags.MAX_STRICT_FALSE_ALARM_RATE * strict, "\n".join(alarms)

@@ -1,7 +1,6 @@
 """The assistant's knowledge stays tied to the clinic's approved facts."""
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Dict, List, Set
@@ -9,8 +8,11 @@ from typing import Dict, List, Set
 import pytest
 import yaml
 
+from ops.contract import fingerprint, runs_of
+
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCT = Path(os.environ.get("PRODUCT_DIR", ROOT.parent / "shared" / "product"))
+# The project's copy of the product contract (ops/contract.py writes it from ../shared).
+CONTRACT = yaml.safe_load((ROOT / "tests" / "contract.yml").read_text())
 FACT_ID = re.compile(r"\bF\d+\b")
 
 
@@ -19,18 +21,12 @@ def load_yaml(path: Path) -> dict:
 
 
 def contract_faq_facts() -> Dict[str, Set[str]]:
-    """faq/<name> -> fact ids, from the FAQ table of intents.md."""
-    rows = re.findall(r"^\| (faq/\w+) \|.*\| ([F\d ]+) \|$", (PRODUCT / "intents.md").read_text(), re.M)
-    return {name: set(FACT_ID.findall(ids)) for name, ids in rows}
+    """faq/<name> -> the fact ids its answer may use."""
+    return {name: set(ids) for name, ids in CONTRACT["faq_facts"].items()}
 
 
 def contract_intents() -> Set[str]:
-    text = (PRODUCT / "intents.md").read_text()
-    conversation = text.split("## Conversation")[1].split("## Red flags")[0]
-    names: Set[str] = set()
-    for first_cell in re.findall(r"^\| ([a-z_, ]+) \|", conversation, re.M):
-        names |= {n.strip() for n in first_cell.split(",") if n.strip() and n.strip() != "intent"}
-    return names | {"faq"}
+    return set(CONTRACT["conversation_intents"]) | {"faq"}
 
 
 def faq_responses() -> Dict[str, List[dict]]:
@@ -59,8 +55,7 @@ def training_examples() -> Dict[str, List[str]]:
 
 
 def test_project_facts_match_the_contract_ids() -> None:
-    contract_ids = set(FACT_ID.findall((PRODUCT / "facts.md").read_text()))
-    assert set(project_facts()) == contract_ids
+    assert set(project_facts()) == set(CONTRACT["fact_ids"])
     for fact_id, fact in project_facts().items():
         assert fact["fact"].strip() and fact["section"].strip(), fact_id
 
@@ -107,13 +102,17 @@ def test_faq_answers_are_short_and_plain(name: str) -> None:
 
 
 def test_answers_never_copy_the_article_wording() -> None:
-    article = re.findall(r"[a-z']+", (PRODUCT / "article.txt").read_text().lower())
-    article_runs = {" ".join(article[i : i + 5]) for i in range(len(article) - 4)}
+    article_runs = set(CONTRACT["article_run_fingerprints"])
     for name, variations in faq_responses().items():
         for variation in variations:
-            words = re.findall(r"[a-z']+", variation["text"].lower())
-            runs = {" ".join(words[i : i + 5]) for i in range(len(words) - 4)}
-            assert not runs & article_runs, f"{name} copies the article: {runs & article_runs}"
+            copied = {run for run in runs_of(variation["text"]) if fingerprint(run) in article_runs}
+            assert not copied, f"{name} copies the article: {copied}"
+
+
+def test_the_copy_test_catches_a_copied_sentence() -> None:
+    # Five words in a row from the first sentence of the clinic's article.
+    assert any(fingerprint(run) in set(CONTRACT["article_run_fingerprints"]) for run in
+               runs_of("web-like veins that show up on the outer layer"))
 
 
 def test_enough_varied_training_examples() -> None:

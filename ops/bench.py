@@ -382,7 +382,7 @@ CATEGORIES: List[Tuple[str, re.Pattern]] = [
     ("NLU: intent and FAQ answer classifier", re.compile(r"\(addons/linear_nlu\.py|\(sklearn/")),
     ("NLU: spaCy pipeline", re.compile(r"\(rasa/nlu/utils/spacy_utils\.py|\(rasa/nlu/tokenizers/")),
     ("red flags: RedFlagPolicy (re-screens the turns)", re.compile(r"^predict_action_probabilities \(addons/red_flags")),
-    ("red flags: RedFlagScreen (NLU component)", re.compile(r"\(addons/red_flags\.py")),
+    ("red flags: RedFlagScreen (NLU component)", re.compile(r"\(addons/red_flags\.py|\(clinic/red_flags/")),
     ("policies: RulePolicy and ensemble", re.compile(r"\(rasa/core/policies/|_predict_next_with_tracker")),
     ("NLG: filling responses", re.compile(r"\(addons/nlg\.py|\(rasa/core/nlg/")),
     ("NLU: graph runner and other components", re.compile(r"^_parse_message_with_graph |\(rasa/engine/")),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import threading
+from itertools import product
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple
@@ -50,7 +51,9 @@ REMEMBER_SECONDS = 900
 # What each ConText category does to a finding, in order of precedence
 # (data/red_flags/README.md). Categories not listed change nothing (FAMILY: someone
 # with the patient is as urgent as the patient).
-CANCELS = ("NEGATED_EXISTENCE", "ANXIETY", "MILD")  # -> none, whatever else
+# -> none, whatever else: not there, over ("it went away, fine since"), or needle nerves.
+CANCELS = ("NEGATED_EXISTENCE", "RESOLVED", "ANXIETY")
+MILD = "MILD"  # -> none; the safety net when asked about
 HISTORY = "HISTORICAL"  # -> none, unless ACUTE: "had chest pain since this morning"
 UNCERTAIN = ("HYPOTHETICAL", "POSSIBLE_EXISTENCE")  # -> safety net, unless ACUTE or ONGOING
 ACUTE = "ACUTE"
@@ -106,13 +109,16 @@ class Screening:
 
 
 def outcome_of(categories: Set[str]) -> Outcome:
-    if any(c in categories for c in CANCELS):
+    uncertain = any(c in categories for c in UNCERTAIN)
+    if MILD in categories and uncertain and not any(c in categories for c in CANCELS):
+        return Outcome.SAFETY_NET  # "might my calf be a little puffier?" is still a question
+    if any(c in categories for c in CANCELS) or MILD in categories:
         return Outcome.NONE
     if ACUTE in categories:
         return Outcome.EMERGENCY
     if HISTORY in categories:  # "a clot years ago... could it happen again?" is a question
         return Outcome.SAFETY_NET if RECURRENCE in categories else Outcome.NONE
-    if any(c in categories for c in UNCERTAIN):
+    if uncertain:
         return Outcome.EMERGENCY if ONGOING in categories else Outcome.SAFETY_NET
     return Outcome.EMERGENCY
 
@@ -272,16 +278,14 @@ def _anchors(kind: Kind, spans: Dict[str, List[Tuple[int, int]]], sentences: Lis
     found: List[Tuple[Tuple[int, int], ...]] = [(s,) for label in kind.alone for s in spans.get(label, [])]
     for group in kind.together:
         for first in spans.get(group[0], []):
-            chosen = [first]
-            for label in group[1:]:
-                near = [s for s in spans.get(label, [])
-                        if sentences[s[0]] == sentences[first[0]] and not any(_overlap(s, c) for c in chosen)
-                        and _gap(s, first) <= kind.within]
-                if not near:
-                    break
-                chosen.append(min(near, key=lambda s: _gap(s, first)))
-            else:
-                found.append(tuple(chosen))
+            # Every partner in reach, not only the nearest: in "no pain but my calf is
+            # swollen", "calf" + "swollen" is a finding even though "pain" is closer.
+            partners = [[s for s in spans.get(label, []) if sentences[s[0]] == sentences[first[0]]
+                         and not _overlap(s, first) and _gap(s, first) <= kind.within]
+                        for label in group[1:]]
+            for rest in product(*partners):
+                if not any(_overlap(a, b) for i, a in enumerate(rest) for b in rest[i + 1:]):
+                    found.append((first, *rest))
     for anchors in found:
         if not _cancelled(kind, anchors, spans):
             yield anchors

@@ -28,7 +28,7 @@ export RASA_TELEMETRY_ENABLED := false
 export LOG_LEVEL ?= INFO
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help setup run test test-unit test-e2e validate evaluate train clean bench soak
+.PHONY: help setup setup-test run test test-unit test-e2e validate evaluate train clean bench soak
 
 help:
 	@echo "make run    set up, train if needed, start everything (Ctrl-C stops)"
@@ -54,7 +54,11 @@ $(MODEL): $(SPACY_PIPELINE)/meta.json $(TRAINING_INPUTS)
 	@touch $@
 
 setup: $(INSTALLED) $(SPACY_PIPELINE)/meta.json $(MODEL)
-	@# Chromium for the browser tests and the widget's npm packages; a no-op once installed.
+	@# The widget's npm packages; a no-op once installed. Nothing here is for tests only.
+	bash ops/setup_widget.sh
+
+# What only the tests need on top: Debian's Chromium for the browser tests.
+setup-test: setup
 	bash ops/setup_browser.sh
 
 train: $(MODEL)
@@ -68,13 +72,13 @@ validate: setup
 test-unit: setup
 	$(PY) -m pytest tests/unit -q
 
-test-e2e: setup
+test-e2e: setup-test
 	$(PY) -m pytest tests/e2e -q
 
 evaluate: setup
 	$(PY) -m ops.evaluate_nlu
 
-test: setup validate
+test: setup-test validate
 	@# Unit tests first: the browser tests' Playwright loop would block asyncio.run() in them.
 	$(PY) -m pytest -q tests/unit tests/e2e tests/browser
 	$(PY) -m ops.evaluate_nlu

@@ -7,6 +7,7 @@ web chat page, each logging to var/logs/<name>.log.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import secrets
 import signal
@@ -18,6 +19,10 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 import requests
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+# Loaded here, in the launcher: the child, between fork and exec, only calls it.
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -131,6 +136,7 @@ class Stack:
         self.processes[name] = subprocess.Popen(
             command or self.commands()[name], cwd=ROOT, env=self.process_env(env_of or name),
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=_die_with_parent(os.getpid()),
         )
 
     def _exited(self, name: str) -> str:
@@ -218,6 +224,33 @@ class Stack:
         return response.json()
 
 
+def _die_with_parent(parent_pid: int) -> Callable[[], None]:
+    """In the child, before it runs the server: ask Linux to send SIGTERM when the launcher
+    dies, however it dies (even SIGKILL), so no server outlives it and keeps its port."""
+    def arrange() -> None:
+        if _LIBC is not None:
+            _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent_pid:  # the launcher died before prctl took effect
+            os._exit(1)
+    return arrange
+
+
+class StopRequested(Exception):
+    """SIGINT or SIGTERM reached the launcher."""
+
+
+def _on_stop_signal(signum: int, frame: object) -> None:
+    # Handled explicitly: a launcher started in the background inherits SIGINT ignored.
+    raise StopRequested(signal.Signals(signum).name)
+
+
+def _ignore_stop_signals() -> None:
+    """While the servers are being stopped, a second signal (make passes its own SIGTERM
+    on) must not abandon them half-way."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
+
+
 def _answers(url: str) -> bool:
     try:
         return requests.get(url, timeout=2).status_code < 500
@@ -233,9 +266,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--var-dir", type=Path, default=ROOT / "var", help="runtime data and logs")
     args = parser.parse_args(argv)
     stack = Stack(StackConfig(args.rasa_port, args.action_port, args.web_port, var_dir=args.var_dir))
-    # A service manager stops with SIGTERM: stop the servers too (they run in their own
-    # sessions, so the signal does not reach them), as on Ctrl-C.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # Ctrl-C, a service manager's SIGTERM, `timeout`: stop the servers too (they run in
+    # their own sessions, so the signal does not reach them).
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _on_stop_signal)
     print("Starting the action server, Rasa server and web chat page (logs in var/logs/) ...")
     try:
         stack.start()
@@ -246,9 +280,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             time.sleep(1)
         print("A process stopped unexpectedly; see var/logs/.", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except (StopRequested, KeyboardInterrupt):
         return 0
     finally:
+        _ignore_stop_signals()
         print("Stopping ...")
         stack.stop()
 

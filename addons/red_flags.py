@@ -98,7 +98,7 @@ class RedFlagScreen(GraphComponent):
             self._overrule(message, screening)
         elif intent in {self.config["declined_intent"], "nlu_fallback"} and \
                 any("MILD" in f.modifiers for f in screening.suppressed):
-            self._set(message, CONCERN_INTENT, None, None)  # "a bit red where they injected"
+            self._set(message, CONCERN_INTENT, None, guess_language(text))  # "a bit red where they injected"
 
     def _set(self, message: Message, intent: str, kind: Optional[str], language: Optional[str]) -> None:
         chosen = {INTENT_NAME_KEY: intent, PREDICTED_CONFIDENCE_KEY: 1.0}

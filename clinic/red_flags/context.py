@@ -64,7 +64,7 @@ class ContextMatcher:
                 or not any(p.overlaps((c.start, c.end)) and p.longer_than(c) for p in pseudo)]
 
     def modifiers(self, doc: Doc, cues: List[Cue], concepts: Sequence[Span], symptom: Sequence[Span],
-                  kind: str, sentences: List[int]) -> Set[str]:
+                  kind: str, sentences: List[int], findings: Sequence[Span] = ()) -> Set[str]:
         """The categories of the cues whose scope covers one of the finding's concepts.
 
         A cue inside the symptom's words is part of the symptom ("can not breathe"); a
@@ -77,9 +77,23 @@ class ContextMatcher:
                 continue
             if rule.allowed_types is not None and kind not in rule.allowed_types:
                 continue
+            if rule.category in NEAREST_ONLY and _finding_between(concepts, cue, findings):
+                continue
             if any(_in_scope(cue, concept, terminators, sentences) for concept in concepts):
                 categories.add(rule.category)
         return categories
+
+
+# Categories whose cue speaks of one symptom only, the nearest before it: in "I can't
+# breathe, the chest pain went away", "went away" ends the chest pain, not the breathing.
+NEAREST_ONLY = frozenset({"RESOLVED"})
+
+
+def _finding_between(concepts: Sequence[Span], cue: Cue, findings: Sequence[Span]) -> bool:
+    """Another finding lies wholly between this one and the cue (after it, before the cue)."""
+    end = max(c[1] for c in concepts)
+    start = min(c[0] for c in concepts)
+    return any(s[0] >= end and s[1] <= cue.start and not (s[0] < end and start < s[1]) for s in findings)
 
 
 def _in_scope(cue: Cue, finding: Span, terminators: List[Cue], sentences: List[int]) -> bool:

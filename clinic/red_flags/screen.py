@@ -230,23 +230,24 @@ class LanguageScreen:
         if not spans:
             return [], False
         cues = self.context.cues(doc)
+        candidates = [(kind, anchors, (min(a[0] for a in anchors), max(a[1] for a in anchors)))
+                      for kind in self.rules.kinds for anchors in _anchors(kind, spans, sentences)
+                      if not all(a in borrowed for a in anchors)]  # else the other language's
+        alarming = [span for kind, _, span in candidates if not kind.only_when_asked]
         findings = []
-        for kind in self.rules.kinds:
-            for anchors in _anchors(kind, spans, sentences):
-                if all(a in borrowed for a in anchors):
-                    continue  # the other language's rules read these words
-                span = (min(a[0] for a in anchors), max(a[1] for a in anchors))
-                symptom = _symptom_words(kind, spans, span)
-                categories = self.context.modifiers(doc, cues, anchors, symptom, kind.name, sentences)
-                outcome = outcome_of(categories)
-                if kind.only_when_asked:
-                    asked = any(c in categories for c in UNCERTAIN)
-                    outcome = min(outcome, Outcome.SAFETY_NET) if asked else Outcome.NONE
-                findings.append(Finding(
-                    kind=kind.name, language=self.rules.language,
-                    start=offsets[span[0]], end=_char_end(doc, offsets, span[1], text),
-                    modifiers=tuple(sorted(categories)), outcome=outcome,
-                ))
+        for kind, anchors, span in candidates:
+            symptom = _symptom_words(kind, spans, span)
+            categories = self.context.modifiers(doc, cues, anchors, symptom, kind.name, sentences,
+                                                alarming)
+            outcome = outcome_of(categories)
+            if kind.only_when_asked:
+                asked = any(c in categories for c in UNCERTAIN)
+                outcome = min(outcome, Outcome.SAFETY_NET) if asked else Outcome.NONE
+            findings.append(Finding(
+                kind=kind.name, language=self.rules.language,
+                start=offsets[span[0]], end=_char_end(doc, offsets, span[1], text),
+                modifiers=tuple(sorted(categories)), outcome=outcome,
+            ))
         return findings, True
 
 

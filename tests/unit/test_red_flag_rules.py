@@ -141,6 +141,14 @@ def test_a_red_flag_already_in_the_first_message_is_not_found_again_in_the_secon
     assert screen.screen_turns("my chest hurts", "ok thank you").outcome == Outcome.NONE
 
 
+@pytest.mark.parametrize("text", [
+    "I can't breathe, the chest pain went away though",
+    "no puedo respirar, el dolor de pecho se me pasó solo",
+])
+def test_a_symptom_that_is_over_does_not_end_the_one_before_it(screen, text: str) -> None:
+    assert screen.screen(text).outcome == Outcome.EMERGENCY
+
+
 def test_context_precedence_favours_the_safer_outcome() -> None:
     outcome_of = screen_module.outcome_of
     assert outcome_of(set()) == Outcome.EMERGENCY
@@ -150,6 +158,12 @@ def test_context_precedence_favours_the_safer_outcome() -> None:
     assert outcome_of({"HISTORICAL"}) == Outcome.NONE
     assert outcome_of({"NEGATED_EXISTENCE", "ACUTE"}) == Outcome.NONE
     assert outcome_of({"FAMILY"}) == Outcome.EMERGENCY
+    assert outcome_of({"RESOLVED", "ACUTE"}) == Outcome.NONE
+    assert outcome_of({"MILD"}) == Outcome.NONE
+    assert outcome_of({"MILD", "POSSIBLE_EXISTENCE"}) == Outcome.SAFETY_NET
+    assert outcome_of({"HYPOTHETICAL", "ONGOING"}) == Outcome.EMERGENCY
+    assert outcome_of({"HISTORICAL", "ONGOING"}) == Outcome.NONE
+    assert outcome_of({"HISTORICAL", "RECURRENCE"}) == Outcome.SAFETY_NET
 
 
 def test_results_are_remembered_briefly_and_only_for_short_texts(screen) -> None:

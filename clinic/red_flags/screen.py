@@ -230,6 +230,7 @@ class LanguageScreen:
         if not spans:
             return [], False
         cues = self.context.cues(doc)
+        sentences = _fragments_joined(doc, sentences)
         candidates = [(kind, anchors, (min(a[0] for a in anchors), max(a[1] for a in anchors)))
                       for kind in self.rules.kinds for anchors in _anchors(kind, spans, sentences)
                       if not all(a in borrowed for a in anchors)]  # else the other language's
@@ -249,6 +250,22 @@ class LanguageScreen:
                 modifiers=tuple(sorted(categories)), outcome=outcome,
             ))
         return findings, True
+
+
+def _fragments_joined(doc: Doc, sentences: List[int]) -> List[int]:
+    """Sentence numbers for pairing concepts, a fragment of one or two words joined to the
+    sentence after it: "CHEST. PAIN. NOW." is one complaint."""
+    words: Dict[int, int] = {}
+    for token, number in zip(doc, sentences):
+        if not token.is_punct and token.text != "\n":
+            words[number] = words.get(number, 0) + 1
+    joined, current = [], None
+    for number in sorted(set(sentences), reverse=True):
+        if current is None or words.get(number, 0) > 2:
+            current = number
+        joined.append((number, current))
+    target = dict(joined)
+    return [target[n] for n in sentences]
 
 
 def _folded(value: Any) -> Any:

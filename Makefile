@@ -77,6 +77,7 @@ test-e2e: setup-test
 
 evaluate: setup
 	$(PY) -m ops.evaluate_nlu
+	$(PY) -m ops.evaluate_red_flags
 
 test: setup-test validate
 	@# Unit tests first: the browser tests' Playwright loop would block asyncio.run() in them.

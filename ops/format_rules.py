@@ -10,7 +10,7 @@ from pathlib import Path
 
 # Rules grouped by category, in the order a reader meets them in data/red_flags/README.md.
 CATEGORY_ORDER = ("NEGATED_EXISTENCE", "RESOLVED", "PSEUDO", "TERMINATE", "ANXIETY", "MILD", "ACUTE", "ONGOING",
-                  "HISTORICAL", "RECURRENCE", "HYPOTHETICAL", "POSSIBLE_EXISTENCE", "FAMILY")
+                  "HISTORICAL", "RECURRENCE", "HYPOTHETICAL", "ASKED_AFTER", "POSSIBLE_EXISTENCE", "FAMILY")
 KEY_ORDER = ("literal", "category", "direction", "pattern", "max_scope", "allowed_types", "metadata")
 
 

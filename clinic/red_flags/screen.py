@@ -54,6 +54,9 @@ REMEMBER_SECONDS = 900
 # -> none, whatever else: not there, over ("it went away, fine since"), or needle nerves.
 CANCELS = ("NEGATED_EXISTENCE", "RESOLVED", "ANXIETY")
 MILD = "MILD"  # -> none; the safety net when asked about
+# A question after a description ("..., should I worry?"): makes a mild symptom a question
+# (the safety net); a clear symptom stays what it is.
+ASKED_AFTER = "ASKED_AFTER"
 HISTORY = "HISTORICAL"  # -> none, unless ACUTE: "had chest pain since this morning"
 UNCERTAIN = ("HYPOTHETICAL", "POSSIBLE_EXISTENCE")  # -> safety net, unless ACUTE or ONGOING
 ACUTE = "ACUTE"
@@ -110,7 +113,8 @@ class Screening:
 
 def outcome_of(categories: Set[str]) -> Outcome:
     uncertain = any(c in categories for c in UNCERTAIN)
-    if MILD in categories and uncertain and not any(c in categories for c in CANCELS):
+    asked = uncertain or ASKED_AFTER in categories
+    if MILD in categories and asked and not any(c in categories for c in CANCELS):
         return Outcome.SAFETY_NET  # "might my calf be a little puffier?" is still a question
     if any(c in categories for c in CANCELS) or MILD in categories:
         return Outcome.NONE

@@ -105,7 +105,9 @@ class Stack:
                 "--credentials", str(ROOT / "credentials.yml"),
                 "--interface", env.get("RASA_INTERFACE", "0.0.0.0"),
                 "--port", str(cfg.rasa_port),
-                "--enable-api", "--auth-token", self.token,
+                # One argument: a generated token may start with "-" (argparse would take
+                # it for an option and Rasa would exit).
+                "--enable-api", f"--auth-token={self.token}",
                 "--cors", *env["CORS_ORIGINS"].split(),
             ],
         }

@@ -96,8 +96,7 @@ class RedFlagScreen(GraphComponent):
             logger.info("Red-flag screen: safety net (classifier backstop)")
         elif intent in ALARM_INTENTS:
             self._overrule(message, screening)
-        elif intent in {self.config["declined_intent"], "nlu_fallback"} and \
-                any("MILD" in f.modifiers for f in screening.suppressed):
+        elif intent in {self.config["declined_intent"], "nlu_fallback"} and screening.mild:
             self._set(message, CONCERN_INTENT, None, guess_language(text))  # "a bit red where they injected"
 
     def _set(self, message: Message, intent: str, kind: Optional[str], language: Optional[str]) -> None:
@@ -120,8 +119,7 @@ class RedFlagScreen(GraphComponent):
         if best is None or best.get(PREDICTED_CONFIDENCE_KEY, 0.0) < self.config["next_guess_threshold"] or (
                 best[INTENT_NAME_KEY] == self.config["retrieval_intent"]
                 and self._answer_confidence(message) < self.config["next_guess_threshold"]):
-            mild = any("MILD" in f.modifiers for f in screening.suppressed)
-            best = {INTENT_NAME_KEY: CONCERN_INTENT if mild else self.config["declined_intent"],
+            best = {INTENT_NAME_KEY: CONCERN_INTENT if screening.mild else self.config["declined_intent"],
                     PREDICTED_CONFIDENCE_KEY: best.get(PREDICTED_CONFIDENCE_KEY, 0.0) if best else 0.0}
         message.set(INTENT, dict(best), add_to_output=True)
         message.set(INTENT_RANKING_KEY, [dict(best), *[r for r in ranking if r.get(INTENT_NAME_KEY)

@@ -11,7 +11,7 @@ patterns are read through the same steps, so rule and text always agree.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Dict, FrozenSet, Iterable, List, Optional, Tuple
+from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
 from rapidfuzz.distance import OSA
 from rapidfuzz.process import extractOne
@@ -36,6 +36,7 @@ def lemma_table(language: str) -> Dict[str, str]:
     return {fold(k): fold(v) for k, v in _lookup_table(language).items()}
 
 
+@lru_cache(maxsize=None)
 def _lookup_table(language: str) -> Dict[str, str]:
     """spacy-lookups-data's lemma table with its words (spaCy's Table keeps only hashes)."""
     path = spacy_lookups_data.get_file(f"{language}_lemma_lookup.json.gz")
@@ -44,17 +45,12 @@ def _lookup_table(language: str) -> Dict[str, str]:
 
 @lru_cache(maxsize=None)
 def vocabulary(language: str) -> FrozenSet[str]:
-    """Every word (folded) of the language's lookup table, and each word's lemma."""
+    """The language's real words, never "repaired": every form in the lookup table and
+    every lemma ("hinchazón" as well as "hinchazones"), and the common words the tables
+    leave out because they never inflect ("every")."""
     table = _lookup_table(language)
     stop_words = get_lang_class(language).Defaults.stop_words
     return frozenset({fold(w) for pair in table.items() for w in pair} | {fold(w) for w in stop_words})
-
-
-def known_words(language: str, lemmas: Dict[str, str]) -> FrozenSet[str]:
-    """Words that are real words of the language and must not be repaired."""
-    # Every form in the lookup table and every lemma ("hinchazón" as well as "hinchazones"),
-    # and the common words the tables leave out because they never inflect ("every").
-    return frozenset(set(lemmas) | set(lemmas.values()) | vocabulary(language))
 
 
 def _doubled_letter(word: str, target: str) -> bool:
@@ -68,11 +64,11 @@ class Normaliser:
     """Text -> a spaCy Doc of normal words, each token's NORM what the rules match on."""
 
     def __init__(self, nlp: Language, lexicon: Dict[str, str], lemmas: Dict[str, str],
-                 known: FrozenSet[str]) -> None:
+                 known: Sequence[FrozenSet[str]]) -> None:
         self.nlp = nlp
         self.lexicon = lexicon
         self.lemmas = lemmas
-        self.known = known
+        self.known = tuple(known)  # word lists, shared (not copied): each language's vocabulary
         self.targets: Tuple[str, ...] = ()
         self._repair = lru_cache(maxsize=50_000)(self._nearest_target)
 
@@ -101,7 +97,7 @@ class Normaliser:
     def _spell(self, word: str, repair: bool = True) -> str:
         if word in self.lexicon:
             return self.lexicon[word]
-        if not repair or len(word) < MIN_REPAIR_LENGTH or not word.isalpha() or word in self.known:
+        if not repair or len(word) < MIN_REPAIR_LENGTH or not word.isalpha() or any(word in k for k in self.known):
             return word
         return self._repair(word) or word
 

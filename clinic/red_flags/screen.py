@@ -2,10 +2,10 @@
 
 For each language's rules (data/red_flags/<lang>/):
 1. normalise the text (normalise.py) into a spaCy Doc;
-2. find concepts with a spaCy Matcher (concepts.jsonl);
+2. find concepts with spaCy's PhraseMatcher and Matcher (concepts.jsonl);
 3. combine them into findings of a red-flag kind (kinds.yml);
 4. read each finding's context with ConText (context.py, context.json);
-5. decide its outcome from the context categories (OUTCOME_OF below).
+5. decide its outcome from the context categories (outcome_of below).
 The message's outcome is the safest (highest) over its findings and languages, so
 Spanglish is screened by both rule sets. A long message is screened whole, in pieces
 that overlap by a sentence. Patient text is never logged.
@@ -28,7 +28,7 @@ from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
 from clinic.red_flags.context import ContextMatcher, rule_patterns, sentence_ids
-from clinic.red_flags.normalise import Normaliser, known_words, lemma_table, vocabulary
+from clinic.red_flags.normalise import Normaliser, lemma_table, vocabulary
 from clinic.red_flags.outcome import Outcome
 from clinic.red_flags.rules import LANGUAGES, RULES_DIR, Kind, RuleSet, fold, load_rules
 
@@ -110,6 +110,12 @@ class Screening:
     def suppressed(self) -> List[Finding]:
         return [f for f in self.findings if f.outcome == Outcome.NONE]
 
+    @property
+    def mild(self) -> bool:
+        """A symptom was found and set aside as a mild after-effect ("a bit red where they
+        injected"): a worry after treatment, for the clinic's urgent line."""
+        return any(MILD in f.modifiers for f in self.suppressed)
+
 
 def outcome_of(categories: Set[str]) -> Outcome:
     uncertain = any(c in categories for c in UNCERTAIN)
@@ -154,14 +160,14 @@ class TokenPatterns:
 class LanguageScreen:
     """One language's rules compiled: concept and cue matchers over normalised text."""
 
-    def __init__(self, rules: RuleSet, foreign_words: FrozenSet[str] = frozenset()) -> None:
+    def __init__(self, rules: RuleSet, foreign: Sequence[FrozenSet[str]] = ()) -> None:
         self.rules = rules
         nlp = spacy.blank(rules.language)
-        lemmas = lemma_table(rules.language)
-        # A word of the other language is never "repaired" into one of ours ("trombosis").
-        self.normaliser = Normaliser(nlp, rules.lexicon, lemmas, known_words(rules.language, lemmas) | foreign_words)
         self.own_words = vocabulary(rules.language)
-        self.foreign_words = foreign_words
+        self.foreign = tuple(foreign)  # the other languages' vocabularies
+        # A word of the other language is never "repaired" into one of ours ("trombosis").
+        self.normaliser = Normaliser(nlp, rules.lexicon, lemma_table(rules.language),
+                                     (self.own_words, *self.foreign))
         phrases = [c.pattern for c in rules.concepts if isinstance(c.pattern, str)]
         phrases += [r.literal for r in rules.context if not r.pattern]
         self.stems = frozenset(fold(w[:-1]) for p in phrases for w in p.split() if w.endswith("*") and len(w) > 1)
@@ -181,9 +187,10 @@ class LanguageScreen:
         """A word of another language ("chest" to the Spanish rules): a finding made only
         of such words is left to that language's rules, which know how it is negated or
         asked about. Unknown words ("DVT") count as the text's language."""
+        foreign_word = any(word in words for words in self.foreign)
         if foreign_text:  # an English message: "short" is English, whatever Spanish borrowed
-            return word in self.foreign_words or word not in self.own_words
-        return word in self.foreign_words and word not in self.own_words
+            return foreign_word or word not in self.own_words
+        return foreign_word and word not in self.own_words
 
     def _pattern(self, pattern: Any, targets: Set[str]) -> List[Dict[str, Any]]:
         """A phrase ("calf", "hinch*", "can't breathe") or Matcher token dicts, as token dicts."""
@@ -406,9 +413,8 @@ class RedFlagScreen:
 
     @classmethod
     def load(cls, rules_dir: Path = RULES_DIR, languages: Sequence[str] = LANGUAGES) -> "RedFlagScreen":
-        words = {lang: vocabulary(lang) for lang in languages}
         return cls([LanguageScreen(load_rules(lang, rules_dir),
-                                   frozenset().union(*(w for other, w in words.items() if other != lang)))
+                                   [vocabulary(other) for other in languages if other != lang])
                     for lang in languages])
 
     def screen(self, text: str) -> Screening:

@@ -16,6 +16,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RASA := $(VENV)/bin/rasa
 INSTALLED := $(VENV)/.installed
+# The test tools (pytest, Playwright, ruff, py-spy) on top, for make test/bench/soak only.
+TEST_INSTALLED := $(VENV)/.installed-test
 SPACY_PIPELINE := var/spacy/vein_pipeline
 MODEL := models/vein-assistant.tar.gz
 # Retrain when the data or the config changes (components are code, loaded at run time).
@@ -38,6 +40,10 @@ $(INSTALLED): pyproject.toml constraints.txt
 	@test -n "$(PYTHON310)" || { echo "Python 3.10 not found (Rasa 3.6 needs it)"; exit 1; }
 	test -d $(VENV) || $(PYTHON310) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check pip==24.0
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -c constraints.txt -e .
+	touch $@
+
+$(TEST_INSTALLED): $(INSTALLED)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	touch $@
 
@@ -57,40 +63,40 @@ setup: $(INSTALLED) $(SPACY_PIPELINE)/meta.json $(MODEL)
 	@# The widget's npm packages; a no-op once installed. Nothing here is for tests only.
 	bash ops/setup_widget.sh
 
-# What only the tests need on top: Debian's Chromium for the browser tests.
-setup-test: setup
-	bash ops/setup_browser.sh
+# What only the tests need on top: the test tools, and Debian's Chromium for the browser tests.
+setup-test: setup $(TEST_INSTALLED)
+	bash tools/setup_browser.sh
 
 train: $(MODEL)
 
 run: setup
 	$(PY) -m ops.stack
 
-validate: setup
-	bash ops/validate.sh
+validate: setup-test
+	bash tools/validate.sh
 
-test-unit: setup
+test-unit: setup-test
 	$(PY) -m pytest tests/unit -q
 
 test-e2e: setup-test
 	$(PY) -m pytest tests/e2e -q
 
-evaluate: setup
-	$(PY) -m ops.evaluate_nlu
-	$(PY) -m ops.evaluate_red_flags
+evaluate: setup $(TEST_INSTALLED)
+	$(PY) -m tools.evaluate_nlu
+	$(PY) -m tools.evaluate_red_flags
 
 test: setup-test validate
 	@# Unit tests first: the browser tests' Playwright loop would block asyncio.run() in them.
 	$(PY) -m pytest -q tests/unit tests/e2e tests/browser
-	$(PY) -m ops.evaluate_nlu
+	$(PY) -m tools.evaluate_nlu
 
-# Not part of `make test`. Reports in benchmarks/ (options: python -m ops.bench --help).
-bench: setup
-	bash ops/setup_bench.sh
-	$(PY) -m ops.bench --profile
+# Not part of `make test`. Reports in benchmarks/ (options: python -m benchmarks.bench --help).
+bench: setup $(TEST_INSTALLED)
+	bash benchmarks/setup_bench.sh
+	$(PY) -m benchmarks.bench --profile
 
-soak: setup
-	$(PY) -m ops.soak
+soak: setup $(TEST_INSTALLED)
+	$(PY) -m benchmarks.soak
 
 clean:
 	rm -rf models results var/spacy

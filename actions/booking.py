@@ -1,6 +1,6 @@
 """Starting, submitting and cancelling booking and call-back requests.
 
-A request is stored (actions.store, with its outbox row for the delivery worker)
+A request is stored (clinic.store, with its outbox row for the delivery worker)
 only when the patient consented and, for a booking, confirmed the summary. The
 patient is told the reference only once the store said it saved the request;
 if it could not, the patient hears so and gets the clinic's phone number. Every
@@ -20,12 +20,12 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
 
-from actions.clinic import clinic_details
+from clinic.settings import clinic_details
 from actions.forms import (
     CONFIRMED, CONSENT, CONSENT_VER, EMAIL, END, METHOD, NAME, PHONE,
     REASON, REQUEST_SLOTS, START, TIME, display_phone,
 )
-from actions.store import NewRequest, RequestKind, SavedRequest, StoreUnavailable, save_request
+from clinic.store import NewRequest, RequestKind, SavedRequest, StoreUnavailable, save_request
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ alone is filled, so free text only ever fills the question that was asked.
 
 Patient texts are built here rather than in domain responses: rasa data validate
 counts responses used only by actions as unused, and the clinic's details come
-from the same environment through actions.clinic.
+from the same environment through clinic.settings.
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT, FormValidationAction
 from rasa_sdk.types import DomainDict
 
-from actions.clinic import clinic_details
+from clinic.settings import clinic_details
 
 # --- Consent -----------------------------------------------------------------
 # The exact words a patient agrees to. Any change to CONSENT_TEXT needs a new

@@ -17,7 +17,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.store import NewRequest, RequestKind, StoreUnavailable, save_request
+from clinic.store import NewRequest, RequestKind, StoreUnavailable, save_request
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import os
 from collections import deque
 from typing import Any, Deque, Dict, List, Optional
 
@@ -26,19 +25,14 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.processor import MessageProcessor
 from rasa.utils.endpoints import EndpointConfig
 
-DEFAULT_MAX_CONCURRENT_TURNS = 2
+from clinic.settings import max_concurrent_turns
+
 SLOW_CALL_SECONDS = 0.05  # the action server answers in 1-3 ms when it is well
 _original_handle_message = MessageProcessor.handle_message
 _original_request = EndpointConfig.request
 _holds_place: contextvars.ContextVar[bool] = contextvars.ContextVar("holds_turn_place", default=False)
 
 
-def max_concurrent_turns() -> int:
-    """MAX_CONCURRENT_TURNS from the environment (README, Configuration); at least 1."""
-    try:
-        return max(1, int(os.environ.get("MAX_CONCURRENT_TURNS", DEFAULT_MAX_CONCURRENT_TURNS)))
-    except ValueError:
-        return DEFAULT_MAX_CONCURRENT_TURNS
 
 
 class TurnGate:

@@ -9,7 +9,7 @@ made safe for the open internet and fit for a phone screen:
   button-title reply is mapped back to that button's payload;
 - STOP / UNSUBSCRIBE / CANCEL / END / QUIT (and Twilio's other opt-out words)
   silence every reply to that address until START, recorded in the request
-  database (actions.store), so the opt-out survives restarts;
+  database (clinic.store), so the opt-out survives restarts;
 - off (503, nothing else happens) unless TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN
   and TWILIO_NUMBER are set. Credentials come from the environment only.
 
@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import os
 import re
 import time
 import unicodedata
@@ -61,6 +60,8 @@ from addons.rest import (
     checked_sender,
     parse_body,
 )
+from clinic import settings as clinic_settings
+from clinic.settings import CallbackSettings, TwilioSettings
 
 logger = logging.getLogger(__name__)
 
@@ -257,31 +258,6 @@ def signed_url(request_url: str, public_base_url: Optional[str]) -> str:
 # --- Twilio settings and REST client -----------------------------------------
 
 
-@dataclass(frozen=True)
-class TwilioSettings:
-    """The Twilio channel's configuration, from the environment only."""
-
-    account_sid: str
-    auth_token: str
-    number: str
-    public_base_url: Optional[str] = None
-    api_base_url: Optional[str] = None
-
-    @classmethod
-    def from_env(cls) -> Optional["TwilioSettings"]:
-        """None (channel off) unless the account SID, auth token and number are all set."""
-        env = {k: os.environ.get(k, "").strip() for k in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_NUMBER")}
-        if not all(env.values()):
-            return None
-        return cls(
-            account_sid=env["TWILIO_ACCOUNT_SID"],
-            auth_token=env["TWILIO_AUTH_TOKEN"],
-            number=env["TWILIO_NUMBER"],
-            public_base_url=os.environ.get("PUBLIC_BASE_URL") or None,
-            api_base_url=os.environ.get("TWILIO_API_BASE_URL") or None,
-        )
-
-
 class _TwilioHttpClient(AsyncTwilioHttpClient):
     """Twilio's aiohttp client with a real timeout and an optional API base URL.
 
@@ -313,8 +289,8 @@ def _log_failure(what: str, error: BaseException) -> None:
 
 
 def _opt_out_store() -> Any:
-    """actions.store, imported late: the Rasa server must start even while it is missing."""
-    from actions import store
+    """clinic.store, imported late: the Rasa server must start even while it is missing."""
+    from clinic import store
 
     return store
 
@@ -440,7 +416,7 @@ class TwilioChannel(InputChannel):
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
         # Secrets come from the environment only, never from credentials.yml.
-        settings = TwilioSettings.from_env()
+        settings = clinic_settings.twilio()
         if settings is None:
             logger.info("Twilio channel off: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_NUMBER are not all set.")
         return cls(settings)
@@ -569,19 +545,9 @@ class SafeCallbackOutput(CallbackOutput):
             logger.error("Callback URL unreachable: %s.", type(error).__name__)
 
 
-@dataclass(frozen=True)
-class CallbackSettings:
-    url: str
-    token: Optional[str] = None
-
-    @classmethod
-    def from_env(cls) -> Optional["CallbackSettings"]:
-        url = os.environ.get("CALLBACK_URL", "").strip()
-        return cls(url, os.environ.get("CALLBACK_TOKEN") or None) if url else None
-
-    def endpoint(self) -> EndpointConfig:
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
-        return EndpointConfig(self.url, headers=headers)
+def _callback_endpoint(settings: CallbackSettings) -> EndpointConfig:
+    headers = {"Authorization": f"Bearer {settings.token}"} if settings.token else None
+    return EndpointConfig(settings.url, headers=headers)
 
 
 class CallbackChannel(InputChannel):
@@ -593,7 +559,7 @@ class CallbackChannel(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
-        settings = CallbackSettings.from_env()
+        settings = clinic_settings.callback()
         if settings is None:
             logger.info("Callback channel off: CALLBACK_URL is not set.")
         elif settings.token is None:
@@ -604,7 +570,7 @@ class CallbackChannel(InputChannel):
         self.settings = settings
 
     def get_output_channel(self) -> Optional[OutputChannel]:
-        return SafeCallbackOutput(self.settings.endpoint()) if self.settings else None
+        return SafeCallbackOutput(_callback_endpoint(self.settings)) if self.settings else None
 
     def authorised(self, request: Request) -> bool:
         if self.settings is None or self.settings.token is None:
@@ -633,7 +599,7 @@ class CallbackChannel(InputChannel):
                 metadata = checked_metadata(body)
             except InvalidRequest as error:
                 return _json_error(400, str(error))
-            output = SafeCallbackOutput(self.settings.endpoint())
+            output = SafeCallbackOutput(_callback_endpoint(self.settings))
             if not text.strip():
                 await output.send_text_message(sender, EMPTY_PROMPT)
                 return response.text("success")

@@ -12,7 +12,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
-from actions.clinic import clinic_details
+from clinic.settings import clinic_details
 from addons import runtime
 from clinic.settings import max_message_chars
 

@@ -22,7 +22,7 @@ from rasa.shared.core.events import BotUttered, Event, UserUttered
 from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.exceptions import RasaException
 
-from actions.clinic import clinic_details
+from clinic.settings import clinic_details
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from rasa.utils.endpoints import EndpointConfig
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
-from actions.clinic import tracker_store_url
+from clinic.settings import tracker_store_url
 
 
 @dataclass

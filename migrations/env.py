@@ -1,6 +1,6 @@
 """Alembic environment for the request database.
 
-The URL is DATABASE_URL (actions.clinic.database_url()); actions.store.migrate()
+The URL is DATABASE_URL (clinic.settings.database_url()); clinic.store.migrate()
 passes an open connection instead, so tests and ops/stack.py migrate whichever
 database they use.
 """
@@ -10,8 +10,8 @@ from logging.config import fileConfig
 
 from alembic import context
 
-from actions.clinic import database_url
-from actions.store import Base, engine
+from clinic.settings import database_url
+from clinic.store import Base, engine
 
 config = context.config
 if config.config_file_name is not None and not config.attributes.get("skip_logging_config"):

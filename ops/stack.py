@@ -20,6 +20,8 @@ from typing import Callable, Dict, List, Optional
 
 import requests
 
+from clinic import settings
+
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 # Loaded here, in the launcher: the child, between fork and exec, only calls it.
 _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
@@ -37,7 +39,7 @@ class StackConfig:
     web_port: int = 8080
     var_dir: Path = ROOT / "var"
     # TEST_MODEL_PATH lets a developer test a model trained elsewhere.
-    model_path: Path = Path(os.environ.get("TEST_MODEL_PATH", ROOT / "models"))
+    model_path: Path = field(default_factory=settings.model_path)
     extra_env: Dict[str, str] = field(default_factory=dict)
     with_worker: bool = True
     with_web: bool = True
@@ -45,8 +47,8 @@ class StackConfig:
 
 def auth_token(var_dir: Path) -> str:
     """RASA_AUTH_TOKEN, or one generated once and kept in var/ (mode 600)."""
-    if os.environ.get("RASA_AUTH_TOKEN"):
-        return os.environ["RASA_AUTH_TOKEN"]
+    if settings.rasa_auth_token():
+        return settings.rasa_auth_token()
     path = var_dir / "rasa_auth_token"
     if not path.exists():
         var_dir.mkdir(parents=True, exist_ok=True)
@@ -63,6 +65,8 @@ class Stack:
         self.processes: Dict[str, subprocess.Popen] = {}
         self.log_dir = config.var_dir / "logs"
         self.token = auth_token(config.var_dir)
+        # Set by the launcher's signal handler; start-up checks it between steps.
+        self.stop_requested = False
 
     @property
     def rasa_url(self) -> str:
@@ -111,8 +115,8 @@ class Stack:
                 "--cors", *env["CORS_ORIGINS"].split(),
             ],
         }
-        if cfg.with_worker and (ROOT / "actions" / "delivery.py").exists():
-            commands["worker"] = [str(VENV_BIN / "python"), "-m", "actions.delivery"]
+        if cfg.with_worker:
+            commands["worker"] = [str(VENV_BIN / "python"), "-m", "clinic.delivery"]
         if cfg.with_web:
             commands["web"] = [
                 str(VENV_BIN / "python"), "-m", "ops.web", "--port", str(cfg.web_port),
@@ -153,6 +157,7 @@ class Stack:
     def start(self, timeout: float = 180) -> "Stack":
         self.migrate()
         for name in self.commands():
+            self._raise_if_stop_requested()
             self.start_process(name)
         self.wait_ready(timeout)
         return self
@@ -161,7 +166,7 @@ class Stack:
         """Request database schema to head (Alembic), for this stack's DATABASE_URL, before anything uses it."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_dir / "migrate.log", "ab") as log:
-            done = subprocess.run([str(VENV_BIN / "python"), "-m", "actions.store", "migrate"],
+            done = subprocess.run([str(VENV_BIN / "python"), "-m", "clinic.store", "migrate"],
                                   cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT)
         if done.returncode != 0:
             raise RuntimeError(f"database migration failed; see {self.log_dir / 'migrate.log'}")
@@ -176,6 +181,7 @@ class Stack:
         deadline = time.monotonic() + timeout
         pending = dict(checks)
         while pending:
+            self._raise_if_stop_requested()
             for name in list(pending):
                 if self.processes[name].poll() is not None:
                     raise RuntimeError(self._exited(name))
@@ -184,6 +190,10 @@ class Stack:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"not ready after {timeout:.0f}s: {', '.join(pending)}")
             time.sleep(0.5)
+
+    def _raise_if_stop_requested(self) -> None:
+        if self.stop_requested:
+            raise StopRequested()
 
     def start_replica(self, name: str, port: int, timeout: float = 180) -> str:
         """One more Rasa server on `port` with this stack's environment (scale-out: it
@@ -202,19 +212,26 @@ class Stack:
         return url
 
     def stop_process(self, name: str, timeout: float = 20) -> None:
-        process = self.processes.pop(name, None)
-        if process is None or process.poll() is not None:
-            return
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        """Stop one process: SIGTERM to its group, SIGKILL if it has not gone after `timeout`."""
+        self._stop_all([name], timeout)
 
-    def stop(self) -> None:
-        for name in reversed(list(self.processes)):
-            self.stop_process(name)
+    def stop(self, timeout: float = 20) -> None:
+        """Stop every process at once, within one deadline: stopping them one after another
+        could take a graceful-shutdown wait per server (Sanic waits up to 15 s each)."""
+        self._stop_all(list(self.processes), timeout)
+
+    def _stop_all(self, names: List[str], timeout: float) -> None:
+        running = [self.processes.pop(name) for name in names if name in self.processes]
+        running = [process for process in running if process.poll() is None]
+        for process in running:
+            _signal_group(process, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for process in running:
+            try:
+                process.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(process, signal.SIGKILL)
+                process.wait()
 
     def send(self, sender: str, message: str, timeout: float = 30) -> List[dict]:
         """One message through the REST channel, as a patient's client sends it."""
@@ -224,6 +241,13 @@ class Stack:
         )
         response.raise_for_status()
         return response.json()
+
+
+def _signal_group(process: subprocess.Popen, signum: int) -> None:
+    try:
+        os.killpg(process.pid, signum)
+    except ProcessLookupError:  # it exited between the check and the signal
+        pass
 
 
 def _die_with_parent(parent_pid: int) -> Callable[[], None]:
@@ -238,12 +262,7 @@ def _die_with_parent(parent_pid: int) -> Callable[[], None]:
 
 
 class StopRequested(Exception):
-    """SIGINT or SIGTERM reached the launcher."""
-
-
-def _on_stop_signal(signum: int, frame: object) -> None:
-    # Handled explicitly: a launcher started in the background inherits SIGINT ignored.
-    raise StopRequested(signal.Signals(signum).name)
+    """SIGINT or SIGTERM reached the launcher while it was starting the servers."""
 
 
 def _ignore_stop_signals() -> None:
@@ -261,17 +280,29 @@ def _answers(url: str) -> bool:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    try:
+        settings.check()  # every bad setting named at once, before any server starts
+    except settings.SettingError as error:
+        print(error, file=sys.stderr)
+        return 2
     parser = argparse.ArgumentParser(description="Run the vein clinic assistant.")
-    parser.add_argument("--rasa-port", type=int, default=int(os.environ.get("RASA_PORT", 5005)))
-    parser.add_argument("--action-port", type=int, default=int(os.environ.get("ACTION_PORT", 5055)))
-    parser.add_argument("--web-port", type=int, default=int(os.environ.get("WEB_PORT", 8080)))
+    parser.add_argument("--rasa-port", type=int, default=settings.port("RASA_PORT", 5005))
+    parser.add_argument("--action-port", type=int, default=settings.port("ACTION_PORT", 5055))
+    parser.add_argument("--web-port", type=int, default=settings.port("WEB_PORT", 8080))
     parser.add_argument("--var-dir", type=Path, default=ROOT / "var", help="runtime data and logs")
     args = parser.parse_args(argv)
     stack = Stack(StackConfig(args.rasa_port, args.action_port, args.web_port, var_dir=args.var_dir))
     # Ctrl-C, a service manager's SIGTERM, `timeout`: stop the servers too (they run in
     # their own sessions, so the signal does not reach them).
+    # The handler only sets a flag that the loops below read: an exception raised from a
+    # handler can land in a finaliser (a socket's __del__, say), where Python swallows it
+    # and the launcher would run on.
+    def on_stop_signal(signum: int, frame: object) -> None:
+        stack.stop_requested = True
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, _on_stop_signal)
+        # Set explicitly: a launcher started in the background inherits SIGINT ignored.
+        signal.signal(signum, on_stop_signal)
     print("Starting the action server, Rasa server and web chat page (logs in var/logs/) ...")
     try:
         stack.start()
@@ -279,7 +310,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"REST channel: POST {stack.rasa_url}/webhooks/rest/webhook")
         print("Press Ctrl-C to stop.\n")
         while all(p.poll() is None for p in stack.processes.values()):
-            time.sleep(1)
+            if stack.stop_requested:
+                return 0
+            time.sleep(0.2)
         print("A process stopped unexpectedly; see var/logs/.", file=sys.stderr)
         return 1
     except (StopRequested, KeyboardInterrupt):

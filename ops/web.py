@@ -2,7 +2,7 @@
 
 Only the widget's own files are served (an allow-list, so package.json or
 node_modules/ are not browsable); socket.io-client comes from
-web/node_modules, installed by ops/setup_browser.sh. `/config.js` tells the
+web/node_modules, installed by ops/setup_widget.sh. `/config.js` tells the
 widget where the Rasa server is, so the same files work behind any address.
 Security headers keep the page from loading anything that is not on this
 origin or the Rasa server.
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -101,15 +100,15 @@ class WebHandler(BaseHTTPRequestHandler):
 
 
 def main() -> None:
-    from actions.clinic import clinic_details
+    from clinic.settings import clinic_details, web_host
 
     parser = argparse.ArgumentParser(description="Serve the web chat page.")
     parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--host", default=os.environ.get("WEB_HOST", "127.0.0.1"))
+    parser.add_argument("--host", default=web_host())
     parser.add_argument("--rasa-url", default="http://localhost:5005", help="the Rasa server as browsers reach it")
     args = parser.parse_args()
     if not STATIC["/vendor/socket.io.min.js"][0].is_file():
-        print("web/node_modules is missing: run ops/setup_browser.sh (make setup does).", flush=True)
+        print("web/node_modules is missing: run ops/setup_widget.sh (make setup does).", flush=True)
     details = clinic_details()
     WebHandler.rasa_url = args.rasa_url.rstrip("/")
     WebHandler.clinic = {"name": details.name, "phone": details.phone}

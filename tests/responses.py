@@ -7,7 +7,7 @@ from typing import Dict, Iterable, List, Optional
 
 import yaml
 
-from actions.clinic import clinic_details
+from clinic.settings import clinic_details
 from clinic.settings import max_message_chars
 
 ROOT = Path(__file__).resolve().parent.parent

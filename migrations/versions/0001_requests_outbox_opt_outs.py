@@ -14,7 +14,7 @@ down_revision: Union[str, Sequence[str], None] = None
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
-# Times are stored in UTC (actions.store.UTCDateTime); timezone=True gives timestamptz on PostgreSQL.
+# Times are stored in UTC (clinic.store.UTCDateTime); timezone=True gives timestamptz on PostgreSQL.
 UTC_TIME = sa.DateTime(timezone=True)
 
 

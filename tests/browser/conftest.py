@@ -62,9 +62,9 @@ class BrowserPage:
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Browser]:
     if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is missing: run ops/setup_browser.sh (make setup does)")
+        pytest.fail("Debian's chromium is missing: run `make setup-test`")
     if not AXE.exists():
-        pytest.fail("web/node_modules is missing: run ops/setup_browser.sh (make setup does)")
+        pytest.fail("web/node_modules is missing: run ops/setup_widget.sh (make setup does)")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser

@@ -13,7 +13,7 @@ import pytest
 import requests
 from playwright.sync_api import Locator, Page, expect
 
-from actions.clinic import clinic_details
+from clinic.settings import clinic_details
 from ops.stack import Stack
 from tests.browser.conftest import DESKTOP, PHONE, SCREENSHOTS, BrowserPage
 from tests.responses import ResponseCatalog

@@ -17,8 +17,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from actions import forms, store
-from actions.clinic import clinic_details
+from actions import forms
+from clinic import store
+from clinic.settings import clinic_details
 from actions.forms import CONFIRMED, CONSENT, EMAIL, METHOD, NAME, PHONE, REASON, TIME
 from ops.stack import Stack, StackConfig
 from tests.conftest import free_port

@@ -25,7 +25,7 @@ import pytest
 import requests
 from twilio.request_validator import RequestValidator
 
-from actions.store import is_opted_out
+from clinic.store import is_opted_out
 from ops.stack import ROOT, Stack, StackConfig
 from tests.conftest import free_port
 

@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from actions import store
-from actions.store import DeliveryState, NewRequest, RequestKind
+from clinic import store
+from clinic.store import DeliveryState, NewRequest, RequestKind
 from ops.stack import Stack, StackConfig
 from tests.receiver import Receiver
 
@@ -46,7 +46,7 @@ def default_worker(database: str, receiver: Receiver, log: Path) -> subprocess.P
     env.update(DATABASE_URL=database, BOOKING_WEBHOOK_URL=receiver.url, BOOKING_WEBHOOK_SECRET=receiver.secret,
                PYTHONPATH=str(ROOT), LOG_LEVEL="INFO")
     with open(log, "ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "actions.delivery"], cwd=ROOT, env=env,
+        return subprocess.Popen([sys.executable, "-m", "clinic.delivery"], cwd=ROOT, env=env,
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 

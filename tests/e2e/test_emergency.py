@@ -14,9 +14,9 @@ from typing import Dict, List
 import pytest
 import requests
 
-from actions.clinic import clinic_details
+from clinic.settings import clinic_details
 from clinic.red_flags import Outcome
-from ops import evaluate_red_flags
+from tools import evaluate_red_flags
 
 pytestmark = pytest.mark.e2e
 

@@ -16,7 +16,7 @@ def test_rasa_restart_keeps_the_conversation(stack, sender, responses) -> None:
 
 
 def test_action_server_down_gets_an_apology_with_the_phone(stack, sender, responses) -> None:
-    from actions.clinic import clinic_details
+    from clinic.settings import clinic_details
 
     stack.stop_process("actions")
     try:
@@ -37,7 +37,7 @@ def test_request_database_down_is_never_confirmed(tmp_path) -> None:
 
     import psycopg2
 
-    from actions.clinic import clinic_details
+    from clinic.settings import clinic_details
     from ops.stack import Stack, StackConfig
     from tests.booking_driver import REFERENCE, Patient
     from tests.conftest import free_port

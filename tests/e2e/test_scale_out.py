@@ -18,9 +18,9 @@ from typing import Dict, Iterator, List, Tuple
 import pytest
 import requests
 
-from actions import store
-from ops.load import Applicant, drop_database, free_port, fresh_database, postgres_answers, question_asked
-from ops.load import redis_answers, reference_in
+from clinic import store
+from benchmarks.load import Applicant, drop_database, free_port, fresh_database, postgres_answers, question_asked
+from benchmarks.load import redis_answers, reference_in
 from ops.stack import Stack, StackConfig
 from tests.responses import ResponseCatalog
 

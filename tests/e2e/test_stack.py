@@ -29,11 +29,12 @@ def _launch(tmp_path: Path, ignore_sigint: bool = False) -> Tuple[subprocess.Pop
     launcher = subprocess.Popen(
         [sys.executable, "-m", "ops.stack", "--rasa-port", str(rasa_port), "--action-port", str(free_port()),
          "--web-port", str(free_port()), "--var-dir", str(tmp_path)],
-        cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)}, stdout=(tmp_path / "launcher.out").open("wb"),
+        stderr=subprocess.STDOUT,
         start_new_session=True, preexec_fn=before_exec)
     deadline = time.monotonic() + 240
     while True:
-        assert launcher.poll() is None, launcher.stdout.read().decode(errors="replace")[-2000:]
+        assert launcher.poll() is None, (tmp_path / "launcher.out").read_text(errors="replace")[-2000:]
         try:
             if requests.get(f"http://127.0.0.1:{rasa_port}/", timeout=2).ok:
                 break

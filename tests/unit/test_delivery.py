@@ -1,6 +1,6 @@
 """The delivery worker against a real local receiver that verifies Standard Webhooks signatures.
 
-In-process workers for the outcomes, real `python -m actions.delivery`
+In-process workers for the outcomes, real `python -m clinic.delivery`
 subprocesses for restarts and for two workers sharing one database.
 """
 from __future__ import annotations
@@ -21,9 +21,9 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from actions import store
-from actions.delivery import Settings, Verdict, Worker, backoff_seconds, judge_response
-from actions.store import DeliveryState, NewRequest, RequestKind
+from clinic import store
+from clinic.delivery import Settings, Verdict, Worker, backoff_seconds, judge_response
+from clinic.store import DeliveryState, NewRequest, RequestKind
 from tests.receiver import Receiver
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -208,7 +208,7 @@ def test_4xx_is_a_dead_letter_until_staff_retry_it(db_url: str, receiver: Receiv
 
     receiver.set_status(200)
     retried = subprocess.run(
-        [sys.executable, "-m", "actions.staff", "retry", saved.reference], cwd=ROOT, capture_output=True,
+        [sys.executable, "-m", "staff", "retry", saved.reference], cwd=ROOT, capture_output=True,
         text=True, timeout=60, env={**os.environ, "DATABASE_URL": db_url, "PYTHONPATH": str(ROOT)},
     )
     assert retried.returncode == 0, retried.stderr
@@ -232,7 +232,7 @@ def test_without_a_secret_nothing_is_sent_and_requests_wait(
     sqlite_url: str, receiver: Receiver, caplog: pytest.LogCaptureFixture, secret: Optional[str]
 ) -> None:
     saved = save_booking(sqlite_url)
-    with caplog.at_level(logging.INFO, logger="actions.delivery"):
+    with caplog.at_level(logging.INFO, logger="clinic.delivery"):
         worker = fast_worker(receiver, sqlite_url, secret=secret)
         for _ in range(5):
             assert worker.run_once() == 0
@@ -283,13 +283,13 @@ def test_backoff_doubles_is_capped_and_jittered() -> None:
 
 
 class WorkerProcess:
-    """`python -m actions.delivery` as ops/stack.py starts it, with its own log file."""
+    """`python -m clinic.delivery` as ops/stack.py starts it, with its own log file."""
 
     def __init__(self, env: Dict[str, str], log: Path) -> None:
         self.log = log
         with open(log, "ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "actions.delivery"], cwd=ROOT, env=env,
+                [sys.executable, "-m", "clinic.delivery"], cwd=ROOT, env=env,
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )
 

@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from actions.clinic import clinic_details
-from actions.fhir import to_resource
-from actions.store import DeliveryState, RequestKind, StoredRequest
+from clinic.settings import clinic_details
+from clinic.fhir import to_resource
+from clinic.store import DeliveryState, RequestKind, StoredRequest
 
 # FHIR R4 dateTime, from the specification's regex (the time zone is required when a time is given).
 FHIR_DATETIME = re.compile(

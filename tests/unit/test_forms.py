@@ -18,9 +18,10 @@ import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.clinic import clinic_details
+from clinic.settings import clinic_details
 
-from actions import booking, forms, safety, store
+from actions import booking, forms, safety
+from clinic import store
 from actions.forms import (
     CONFIRMED, CONSENT, CONSENT_VER, CONSENT_VERSION, EMAIL, END, FIELD, METHOD, MISSES, NAME,
     PENDING, PHONE, REASON, START, TIME, Invalid, parse_email, parse_name, parse_period,

@@ -8,10 +8,10 @@ from typing import Dict, List, Set
 import pytest
 import yaml
 
-from ops.contract import fingerprint, runs_of
+from tools.contract import fingerprint, runs_of
 
 ROOT = Path(__file__).resolve().parents[2]
-# The project's copy of the product contract (ops/contract.py writes it from ../shared).
+# The project's copy of the product contract (tools/contract.py writes it from ../shared).
 CONTRACT = yaml.safe_load((ROOT / "tests" / "contract.yml").read_text())
 FACT_ID = re.compile(r"\bF\d+\b")
 

@@ -12,7 +12,7 @@ from typing import Dict
 import pytest
 from clinic.red_flags import Outcome
 from clinic.red_flags.rules import LANGUAGES, load_rules
-from ops import evaluate_red_flags
+from tools import evaluate_red_flags
 
 MIN_RED_FLAGS = 300  # per language: the bound on the miss rate is ~1% at 0 misses
 MIN_NEAR_MISSES = 300

@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from actions import store
-from actions.store import DeliveryState, NewRequest, RequestKind, StoreUnavailable
+from clinic import store
+from clinic.store import DeliveryState, NewRequest, RequestKind, StoreUnavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -98,7 +98,7 @@ def test_migrations_from_empty_create_exactly_the_models(db_url: str) -> None:
 def test_store_module_migrates_the_database_in_the_environment(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "actions.store", "migrate"], cwd=ROOT, env=env,
+    done = subprocess.run([sys.executable, "-m", "clinic.store", "migrate"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert {"requests", "outbox", "sms_opt_outs"} <= set(sa.inspect(store.engine(url)).get_table_names())
@@ -316,7 +316,7 @@ def staff(args: List[str], db_url: str, tracker_url: str = "sqlite:////nonexiste
           **env: str) -> subprocess.CompletedProcess:
     environment = {**os.environ, "DATABASE_URL": db_url, "TRACKER_STORE_URL": tracker_url,
                    "PYTHONPATH": str(ROOT), **env}
-    return subprocess.run([sys.executable, "-m", "actions.staff", *args], cwd=ROOT, env=environment,
+    return subprocess.run([sys.executable, "-m", "staff", *args], cwd=ROOT, env=environment,
                           capture_output=True, text=True, timeout=120)
 
 

@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from addons.stores import AtomicRedisLockStore, URLLockStore
-from ops.load import redis_answers
+from benchmarks.load import redis_answers
 from rasa.core.lock_store import InMemoryLockStore
 from rasa.utils.endpoints import EndpointConfig
 

@@ -1,6 +1,6 @@
 """Write a ConText rule file one rule a line, so a clinician reads it as a table.
 
-    .venv/bin/python -m ops.format_rules data/red_flags/en/context.json
+    .venv/bin/python -m tools.format_rules data/red_flags/en/context.json
 """
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ Exits 1 unless every red flag gets the emergency outcome, every question at leas
 the safety net, and strict false alarms stay at or under 2% in each language
 (tests/unit/test_red_flag_sets.py asserts the same).
 
-    .venv/bin/python -m ops.evaluate_red_flags [--language es]
+    .venv/bin/python -m tools.evaluate_red_flags [--language es]
 """
 from __future__ import annotations
 

@@ -6,13 +6,13 @@ is given a reference, the request exists and the delivery worker
 
     pending ──2xx──► delivered (final)
        │  └─timeout / connection error / 5xx──► pending again, later (backoff)
-       └─4xx──► dead (reason kept; `python -m actions.staff retry REF` makes it pending)
+       └─4xx──► dead (reason kept; `python -m staff retry REF` makes it pending)
 
 Workers claim due rows with a lease (plus FOR UPDATE SKIP LOCKED on PostgreSQL),
 so several workers never send the same row at the same time.
 
 SQLite (default, var/requests.db) or PostgreSQL, chosen by DATABASE_URL. The
-schema is managed by Alembic (migrations/); `python -m actions.store migrate`
+schema is managed by Alembic (migrations/); `python -m clinic.store migrate`
 brings a database to the newest revision.
 """
 from __future__ import annotations
@@ -33,7 +33,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, declarative_base, relationship
 
-from actions.clinic import PROJECT_ROOT, database_url
+from clinic.settings import PROJECT_ROOT, database_url
 
 # --- Values ---------------------------------------------------------------------------
 
@@ -509,7 +509,7 @@ def iter_tables() -> Iterator[str]:
 def main(argv: Optional[List[str]] = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args != ["migrate"]:
-        print("usage: python -m actions.store migrate", file=sys.stderr)
+        print("usage: python -m clinic.store migrate", file=sys.stderr)
         return 2
     migrate()
     print("request database is at the newest schema")

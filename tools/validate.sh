@@ -22,5 +22,5 @@ fi
 echo "rasa data validate: no warnings"
 
 # The project's own Python: ruff's default rules (pyflakes and pycodestyle errors).
-.venv/bin/ruff check --quiet actions addons clinic ops tests || { echo "ruff: see above" >&2; exit 1; }
+.venv/bin/ruff check --quiet actions addons clinic staff ops tools benchmarks migrations tests || { echo "ruff: see above" >&2; exit 1; }
 echo "ruff: no findings"

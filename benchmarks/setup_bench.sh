@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What `make bench` needs beyond `make setup`: Debian's nginx, for the scale-out
 # runs (Rasa processes behind nginx as deploy/nginx.conf). Only when missing;
-# ops/bench.py runs its own nginx on free ports and never the system service.
+# benchmarks/bench.py runs its own nginx on free ports and never the system service.
 set -euo pipefail
 
 as_root() {

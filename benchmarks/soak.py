@@ -4,7 +4,7 @@ Starts the assistant as `make run` does (ops/stack.py: action server, Rasa serve
 delivery worker; SQLite stores by default, --production for PostgreSQL + Redis) with
 the booking webhook pointed at a real local receiver (tests/receiver.py, Standard
 Webhooks signatures checked with a generated whsec_ secret). Then --users patients hold
-whole conversations back to back for --seconds (ops/load.py), bookings mixed in.
+whole conversations back to back for --seconds (benchmarks/load.py), bookings mixed in.
 
 Pass criteria (issue 8, part 4), written to benchmarks/SOAK.md:
 - zero 5xx answers (and, reported, no other failed request);
@@ -27,10 +27,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from actions import store
-from ops.bench import BenchStack, cpu_seconds, default_model, fmt, machine
-from ops.bench import log as bench_log
-from ops.load import (
+from clinic import store
+from benchmarks.bench import BenchStack, cpu_seconds, default_model, fmt, machine
+from benchmarks.bench import log as bench_log
+from benchmarks.load import (
     BOOKING, REDIS_URL, MemorySampler, Results, drop_database, free_port, fresh_database, mib, postgres_answers,
     redis_answers, run_load, run_soak,
 )
@@ -200,13 +200,13 @@ def write_report(args: argparse.Namespace, info: Dict[str, str], model: Path, re
     lines = [
         "# Soak run",
         "",
-        f"Written by `make soak` (ops/soak.py) on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit {info['commit']}.",
+        f"Written by `make soak` (benchmarks/soak.py) on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit {info['commit']}.",
         "",
         f"- **Machine:** {info['cores']}; {info['memory']} RAM; {info['software']}.",
         f"- **Run:** after 5 whole bookings to warm up (every code path once), {args.users} concurrent patients "
         f"for {args.seconds:.0f} s (memory growth counted from {args.warmup:.0f} s, the end of warm-up), "
         "each holding whole conversations back to back without think time: FAQ questions, out-of-scope "
-        "questions, small talk and bookings answered to the end (ops/load.py).",
+        "questions, small talk and bookings answered to the end (benchmarks/load.py).",
         f"- **Assistant:** action server, Rasa server ({model.name}) and delivery worker started as `make run` "
         f"does; {topology}. The booking webhook points at a local receiver (tests/receiver.py) that "
         "verifies every Standard Webhooks signature (generated whsec_ secret).",

@@ -24,13 +24,12 @@ in requestedPeriod is the day the patient asked for.
 """
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from typing import Any, Dict, List, Optional
 from zoneinfo import ZoneInfo
 
-from actions.clinic import clinic_details
-from actions.store import RequestKind, StoredRequest
+from clinic.settings import clinic_details, fhir_system_base
+from clinic.store import RequestKind, StoredRequest
 
 Resource = Dict[str, Any]
 
@@ -53,7 +52,7 @@ CONTACT_MEDIA = {
 
 
 def system_base() -> str:
-    return os.environ.get("FHIR_SYSTEM_BASE", "https://vein-clinic.example/fhir").rstrip("/")
+    return fhir_system_base()
 
 
 def reference_system() -> str:

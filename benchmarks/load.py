@@ -1,4 +1,4 @@
-"""Load driver shared by `make bench` (ops/bench.py) and `make soak` (ops/soak.py).
+"""Load driver shared by `make bench` (benchmarks/bench.py) and `make soak` (benchmarks/soak.py).
 
 Simulated patients talk to the REST webhook concurrently (asyncio + aiohttp):
 each sends one message, waits for the reply, and sends the next, like a person

@@ -6,7 +6,7 @@ project keeps what they need, in its own form: the fact ids, which facts each FA
 answer may use, the conversation intents, and fingerprints (not the words) of every
 five-word run of the article, so an answer that copies the article is still caught.
 
-    .venv/bin/python -m ops.contract ../shared/product     # rewrite tests/contract.yml
+    .venv/bin/python -m tools.contract ../shared/product     # rewrite tests/contract.yml
 """
 from __future__ import annotations
 
@@ -65,8 +65,8 @@ def main(argv: List[str]) -> int:
         print(__doc__)
         return 2
     contract = build(Path(argv[0]))
-    header = ("# The product contract as the tests use it; written by `python -m ops.contract "
-              "<product dir>`\n# from ../shared/product (see ops/contract.py). Do not edit by hand.\n")
+    header = ("# The product contract as the tests use it; written by `python -m tools.contract "
+              "<product dir>`\n# from ../shared/product (see tools/contract.py). Do not edit by hand.\n")
     CONTRACT.write_text(header + yaml.safe_dump(contract, sort_keys=False, width=100), encoding="utf-8")
     print(f"wrote {CONTRACT.relative_to(ROOT)}")
     return 0

@@ -1,6 +1,6 @@
 """Delivery worker: sends stored requests to the clinic's booking system.
 
-    python -m actions.delivery      (started by ops/stack.py with the servers)
+    python -m clinic.delivery      (started by ops/stack.py with the servers)
 
 Every poll it claims due outbox rows (actions/store.py), POSTs each request as
 FHIR R4 JSON (actions/fhir.py) to BOOKING_WEBHOOK_URL, signed per the Standard
@@ -12,7 +12,7 @@ and records the outcome:
   exponential backoff and jitter, capped at DELIVERY_RETRY_MAX_SECONDS so a
   receiver that comes back is served within about that long; never given up;
 * any other 4xx (and 3xx: redirects are not followed): dead letter with the
-  reason; `python -m actions.staff retry REF` sends it again.
+  reason; `python -m staff retry REF` sends it again.
 
 BOOKING_WEBHOOK_URL or BOOKING_WEBHOOK_SECRET unset (or the secret invalid):
 nothing is sent and requests stay pending until the worker is restarted with
@@ -44,10 +44,10 @@ import requests
 from sqlalchemy.exc import SQLAlchemyError
 from standardwebhooks import Webhook
 
-from actions import store
-from actions.fhir import to_resource
+from clinic import settings, store
+from clinic.fhir import to_resource
 
-log = logging.getLogger("actions.delivery")
+log = logging.getLogger("clinic.delivery")
 T = TypeVar("T")
 
 # Client errors that mean "later", not "never" (RFC 9110 / 6585).
@@ -55,31 +55,8 @@ RETRYABLE_4XX = {408, 425, 429}
 USER_AGENT = "vein-clinic-assistant-delivery/1.0"
 
 
-@dataclass(frozen=True)
-class Settings:
-    url: Optional[str]
-    secret: Optional[str]
-    poll_seconds: float = 1.0
-    timeout_seconds: float = 10.0
-    retry_base_seconds: float = 1.0
-    retry_max_seconds: float = 30.0
-    lease_seconds: float = 60.0
-    database_url: Optional[str] = None
-
-    @classmethod
-    def from_env(cls) -> "Settings":
-        env = os.environ.get
-        timeout = float(env("DELIVERY_TIMEOUT_SECONDS", "10"))
-        return cls(
-            url=env("BOOKING_WEBHOOK_URL") or None,
-            secret=env("BOOKING_WEBHOOK_SECRET") or None,
-            poll_seconds=float(env("DELIVERY_POLL_SECONDS", "1")),
-            timeout_seconds=timeout,
-            retry_base_seconds=float(env("DELIVERY_RETRY_BASE_SECONDS", "1")),
-            retry_max_seconds=float(env("DELIVERY_RETRY_MAX_SECONDS", "30")),
-            # Longer than one attempt can take, so a live worker never loses its row.
-            lease_seconds=float(env("DELIVERY_LEASE_SECONDS", str(2 * timeout + 30))),
-        )
+# The worker's settings (clinic.settings reads them); the name kept for its callers.
+Settings = settings.DeliverySettings
 
 
 class Verdict(str, Enum):
@@ -192,7 +169,7 @@ class Worker:
         else:
             self._record(lambda: store.mark_dead(request.id, self.name, outcome.reason,
                                                  status=outcome.status, url=url))
-            log.error("%s is a dead letter after attempt %d (%s); see `python -m actions.staff show %s`",
+            log.error("%s is a dead letter after attempt %d (%s); see `python -m staff show %s`",
                       request.reference, attempt, outcome.status or outcome.reason, request.reference)
         return outcome
 
@@ -255,10 +232,10 @@ class Worker:
 
 def main() -> int:
     logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+        level=settings.log_level(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    worker = Worker(Settings.from_env())
+    worker = Worker(settings.delivery())
     signal.signal(signal.SIGTERM, worker.stop)
     signal.signal(signal.SIGINT, worker.stop)
     worker.run()

@@ -1,9 +1,9 @@
 """Staff console command for booking and call-back requests.
 
-    python -m actions.staff list [--state pending|delivered|dead] [--limit N]
-    python -m actions.staff show REF
-    python -m actions.staff retry REF        # a dead letter goes back to pending
-    python -m actions.staff purge [--days N] [--dry-run]
+    python -m staff list [--state pending|delivered|dead] [--limit N]
+    python -m staff show REF
+    python -m staff retry REF        # a dead letter goes back to pending
+    python -m staff purge [--days N] [--dry-run]
 
 `purge` deletes requests (with their outbox rows) AND conversations in the
 tracker store older than N days (default RETENTION_DAYS). A conversation goes
@@ -23,9 +23,9 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
-from actions import store
-from actions.clinic import clinic_details, tracker_store_url
-from actions.fhir import REASON_LABELS
+from clinic import store
+from clinic.settings import clinic_details, tracker_store_url
+from clinic.fhir import REASON_LABELS
 
 STATES = [state.value for state in store.DeliveryState]
 
@@ -149,7 +149,7 @@ def cmd_purge(days: int, dry_run: bool) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    main = argparse.ArgumentParser(prog="python -m actions.staff",
+    main = argparse.ArgumentParser(prog="python -m staff",
                                    description="Booking and call-back requests: list, show, retry, purge.")
     commands = main.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", help="requests with their delivery state, newest first")

@@ -1,0 +1,1 @@
+"""`make bench` and `make soak`: measured runs of the assistant under load (reports here)."""

@@ -1,0 +1,1 @@
+"""Developer tools: evaluation reports, the tests' contract, rule formatting, test set-up."""

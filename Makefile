@@ -21,8 +21,8 @@ TEST_INSTALLED := $(VENV)/.installed-test
 SPACY_PIPELINE := var/spacy/vein_pipeline
 MODEL := models/vein-assistant.tar.gz
 # Retrain when the data or the config changes (components are code, loaded at run time).
-TRAINING_INPUTS := config.yml domain.yml \
-	$(shell find data -type f \( -name '*.yml' -o -name '*.jsonl' \) 2>/dev/null)
+TRAINING_INPUTS := config.yml \
+	$(shell find domain data -type f \( -name '*.yml' -o -name '*.jsonl' \) 2>/dev/null)
 # Quieter TensorFlow and Rasa in logs; tests read var/logs/ for detail.
 export TF_CPP_MIN_LOG_LEVEL := 2
 # No telemetry or error reports leave the machine.
@@ -54,7 +54,7 @@ $(SPACY_PIPELINE)/meta.json: $(INSTALLED) spacy/config.cfg data/spacy/patterns.j
 
 $(MODEL): $(SPACY_PIPELINE)/meta.json $(TRAINING_INPUTS)
 	@echo "Training the Rasa model (under a minute on 2 cores) ..."
-	$(RASA) train --quiet --fixed-model-name vein-assistant --out models 2>&1 \
+	$(RASA) train --domain domain --quiet --fixed-model-name vein-assistant --out models 2>&1 \
 		| grep -vE "it/s\]|s/it\]|Epochs:|Warning|^\s|^$$|declare_namespace|tensorflow|TensorRT" || true
 	@test -f $@ || { echo "training failed"; exit 1; }
 	@touch $@

@@ -1,6 +1,6 @@
 """Booking and call-back forms: the questions, how answers are read, and validation.
 
-Both forms run in Rasa (booking_form, callback_form in domain.yml); the
+Both forms run in Rasa (booking_form, callback_form in domain/domain.yml); the
 validation actions here decide, for every patient message while a form is
 active, whether it answers the question that was asked:
 

@@ -160,7 +160,7 @@ def train_from_scratch(workdir: Path, config: Path) -> Tuple[Path, float, float]
     cache, out = workdir / "train-cache", workdir / "models"
     cache.mkdir(parents=True, exist_ok=True)
     done, wall, cpu = timed(
-        [RASA, "train", "--quiet", "--config", str(config), "--fixed-model-name", "bench", "--out", str(out)],
+        [RASA, "train", "--quiet", "--config", str(config), "--domain", str(ROOT / "domain"), "--fixed-model-name", "bench", "--out", str(out)],
         ROOT, quiet_env(RASA_CACHE_DIRECTORY=str(cache)),
     )
     model = out / "bench.tar.gz"

@@ -11,7 +11,7 @@ from clinic.settings import clinic_details
 from clinic.settings import max_message_chars
 
 ROOT = Path(__file__).resolve().parent.parent
-RESPONSE_FILES = [ROOT / "domain.yml", *sorted((ROOT / "data" / "responses").glob("*.yml"))]
+RESPONSE_FILES = [*sorted((ROOT / "domain").rglob("*.yml")), *sorted((ROOT / "data" / "responses").glob("*.yml"))]
 
 
 @dataclass

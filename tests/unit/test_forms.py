@@ -524,7 +524,7 @@ def test_every_ask_action_is_in_the_domain() -> None:
 
     from tests.responses import ROOT
 
-    domain = yaml.safe_load((ROOT / "domain.yml").read_text())
+    domain = yaml.safe_load((ROOT / "domain" / "domain.yml").read_text())
     asked = {slot for form in domain["forms"].values() for slot in form["required_slots"]}
     assert {f"action_ask_{slot}" for slot in asked} <= set(domain["actions"])
     assert set(forms.REQUEST_SLOTS) <= set(domain["slots"])

@@ -64,7 +64,7 @@ def test_every_contract_intent_is_in_the_domain() -> None:
     from rasa.shared.importers.importer import TrainingDataImporter
 
     importer = TrainingDataImporter.load_from_config(
-        str(ROOT / "config.yml"), str(ROOT / "domain.yml"), [str(ROOT / "data")]
+        str(ROOT / "config.yml"), str(ROOT / "domain"), [str(ROOT / "data")]
     )
     domain_intents = set(importer.get_domain().intents)
     assert contract_intents() - domain_intents == set()

@@ -140,7 +140,7 @@ def test_the_screen_never_logs_what_the_patient_wrote(screen, caplog) -> None:
 
 @pytest.fixture(scope="module")
 def domain() -> Domain:
-    return Domain.load(ROOT / "domain.yml")
+    return Domain.load(ROOT / "domain")
 
 
 @pytest.fixture(scope="module")

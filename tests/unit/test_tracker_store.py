@@ -24,7 +24,7 @@ POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.
 
 @pytest.fixture(scope="module")
 def domain() -> Domain:
-    return Domain.load([str(ROOT / "domain.yml"), str(ROOT / "data" / "responses")])
+    return Domain.load([str(ROOT / "domain"), str(ROOT / "data" / "responses")])
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Callable, List, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from clinic.hours import HoursError, OpeningHours, parse_opening_hours
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -86,9 +88,19 @@ class ClinicDetails:
     urgent_phone: str
     emergency_number: str
     timezone: str
-    hours: str
+    opening_hours: OpeningHours
     default_region: str
     retention_days: int
+    # Practical details; None when the clinic has not configured them (the assistant then
+    # says so and gives the phone, rather than guessing).
+    address: Optional[str] = None
+    directions: Optional[str] = None
+    languages: Optional[str] = None
+
+    @property
+    def hours(self) -> str:
+        """The opening hours as patients read them, e.g. "Monday–Friday 9 AM – 5 PM"."""
+        return self.opening_hours.describe()
 
     def as_template_values(self) -> dict[str, str]:
         """Values for the {placeholders} in domain responses."""
@@ -98,6 +110,9 @@ class ClinicDetails:
             "urgent_phone": self.urgent_phone,
             "emergency_number": self.emergency_number,
             "clinic_hours": self.hours,
+            "clinic_address": self.address or "",
+            "clinic_directions": self.directions or "",
+            "clinic_languages": self.languages or "",
         }
 
 
@@ -109,6 +124,19 @@ def clinic_timezone() -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise SettingError(f"CLINIC_TIMEZONE must be an IANA time zone such as America/New_York, got {timezone!r}") from None
     return timezone
+
+
+def opening_hours() -> OpeningHours:
+    """CLINIC_OPENING_HOURS (e.g. "Mon-Fri 09:00-17:00; Sat 09:00-12:00") and
+    CLINIC_CLOSED_DAYS (ISO dates, comma-separated): see clinic/hours.py."""
+    if _optional("CLINIC_HOURS"):
+        raise SettingError("CLINIC_HOURS is replaced by CLINIC_OPENING_HOURS, per weekday: "
+                           "e.g. 'Mon-Fri 09:00-17:00; Sat 09:00-12:00' (README, Configuration)")
+    try:
+        return parse_opening_hours(_text("CLINIC_OPENING_HOURS", "Mon-Fri 09:00-17:00"),
+                                   _text("CLINIC_CLOSED_DAYS"))
+    except HoursError as error:
+        raise SettingError(f"CLINIC_OPENING_HOURS / CLINIC_CLOSED_DAYS: {error}") from None
 
 
 def retention_days() -> int:
@@ -125,9 +153,12 @@ def clinic_details() -> ClinicDetails:
         urgent_phone=_text("CLINIC_URGENT_PHONE", "+1 555 0199"),
         emergency_number=_text("CLINIC_EMERGENCY_NUMBER", "911"),
         timezone=clinic_timezone(),
-        hours=_text("CLINIC_HOURS", "Monday to Friday, 9 am to 5 pm"),
+        opening_hours=opening_hours(),
         default_region=_text("CLINIC_DEFAULT_REGION", "US").upper(),
         retention_days=retention_days(),
+        address=_optional("CLINIC_ADDRESS"),
+        directions=_optional("CLINIC_DIRECTIONS"),
+        languages=_optional("CLINIC_LANGUAGES"),
     )
 
 
@@ -249,7 +280,7 @@ def model_path() -> Path:
 # -- start-up --------------------------------------------------------------------------
 
 _CHECKS: List[Callable[[], object]] = [
-    var_dir, database_url, tracker_store_url, log_level, clinic_timezone, retention_days, fhir_system_base,
+    var_dir, database_url, tracker_store_url, log_level, clinic_timezone, opening_hours, retention_days, fhir_system_base,
     max_message_chars, max_concurrent_turns, delivery, twilio, callback, rasa_auth_token, web_host,
     lambda: [port(name, default) for name, default in (("RASA_PORT", 5005), ("ACTION_PORT", 5055), ("WEB_PORT", 8080))],
 ]

@@ -4,16 +4,17 @@
 # `faq` is listed in domain/domain.yml (the rules need it there) and is added again
 # when Rasa merges the FAQ answers from data/responses/, which it reports as a
 # "duplicated intent". (MovedIn20Warning is SQLAlchemy on Rasa's own tracker store code.)
-# The other: `utter_message_too_long` is predicted by RedFlagPolicy from a message's
-# length, after the red-flag screen has read all of it; no rule can say "too long".
+# Rasa also counts a response as used only when a rule or story names it; responses that
+# actions and plug-ins send by name (tools/responses_used_by_code.py lists them) are used too.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+sent_by_code=$(.venv/bin/python -m tools.responses_used_by_code | paste -sd'|')
 out=$(.venv/bin/rasa data validate --domain domain --fail-on-warnings 2>&1)
 status=$?
 warnings=$(grep -E "UserWarning|WARNING" <<<"$out" \
 	| grep -vE "pkg_resources|declare_namespace|TF-TRT|DeprecationWarning|MovedIn20Warning" \
 	| grep -v "duplicated intents have been found across multiple domain files: faq$" \
-	| grep -v "The utterance 'utter_message_too_long' is not used in any story or rule")
+	| grep -vE "The utterance '($sent_by_code)' is not used in any story or rule")
 if [ "$status" -ne 0 ] || [ -n "$warnings" ]; then
 	echo "$out" | grep -vE "Deprecat|pkg_resources|declare_namespace|tensorflow|TensorRT" >&2
 	echo "rasa data validate: failed or warned (see above)" >&2

@@ -1,4 +1,5 @@
-"""Print the domain responses that Python code sends by name (one per line).
+"""Print the domain responses that Python code sends by name, or that the data files it
+reads name (`response:` in data/declines/), one per line.
 
 `rasa data validate` counts a response as used only when a story or rule names it, so it
 warns about every response that an action or plug-in sends (`response="utter_..."`).
@@ -12,8 +13,11 @@ import sys
 from pathlib import Path
 from typing import Iterator, Set
 
+import yaml
+
 ROOT = Path(__file__).resolve().parent.parent
 CODE = ["actions", "addons", "clinic"]
+DATA_READ_BY_CODE = ["data/declines"]
 
 
 def string_constants(path: Path) -> Iterator[str]:
@@ -22,11 +26,27 @@ def string_constants(path: Path) -> Iterator[str]:
             yield node.value
 
 
+def responses_named_in_data(node: object) -> Iterator[str]:
+    if isinstance(node, dict):
+        if isinstance(node.get("response"), str):
+            yield node["response"]
+        for value in node.values():
+            yield from responses_named_in_data(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from responses_named_in_data(item)
+
+
 def responses_used_by_code() -> Set[str]:
-    return {
+    in_code = {
         text for folder in CODE for path in sorted((ROOT / folder).rglob("*.py"))
         for text in string_constants(path) if text.startswith("utter_") and text.isidentifier()
     }
+    in_data = {
+        name for folder in DATA_READ_BY_CODE for path in sorted((ROOT / folder).rglob("*.yml"))
+        for name in responses_named_in_data(yaml.safe_load(path.read_text(encoding="utf-8")))
+    }
+    return in_code | in_data
 
 
 if __name__ == "__main__":

@@ -84,6 +84,7 @@ test-e2e: setup-test
 evaluate: setup $(TEST_INSTALLED)
 	$(PY) -m tools.evaluate_nlu
 	$(PY) -m tools.evaluate_red_flags
+	$(PY) -m tools.evaluate_faq_set --data tests/nlu/blind_2026_12.yml
 
 test: setup-test validate
 	@# Unit tests first: the browser tests' Playwright loop would block asyncio.run() in them.

@@ -96,7 +96,7 @@ FIELD_SLOT = {"name": NAME, "contact_method": METHOD, "phone": PHONE, "email": E
 NOT_ANSWERS = {
     "faq", "out_of_scope", "bot_challenge", "greet", "goodbye", "thank", "ask_question",
     "book_appointment", "human_handoff", "cancel",
-    "clinic_hours", "clinic_location", "clinic_languages", "clinic_contact",  # data/rules/clinic_info.yml
+    "clinic_hours", "clinic_location", "clinic_languages", "clinic_contact", "follow_up",
 }
 # "cancel" ends the form before any parsing when the words say so; the classifier
 # alone is not enough ("I don't mind" can look like "never mind").

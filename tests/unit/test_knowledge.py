@@ -130,3 +130,11 @@ def test_held_out_set_is_big_enough_and_never_trained_on() -> None:
     trained = {t.lower().strip() for lines in training_examples().values() for t in lines}
     leaked = {t for lines in held_out.values() for t in lines if t.lower().strip() in trained}
     assert not leaked, f"held-out examples found in training data: {sorted(leaked)[:10]}"
+
+
+@pytest.mark.parametrize("held_out_file", sorted((ROOT / "tests" / "nlu").glob("*.yml")), ids=lambda p: p.name)
+def test_no_held_out_example_is_trained_on(held_out_file) -> None:
+    held_out = nlu_examples(held_out_file)
+    trained = {t.lower().strip() for lines in training_examples().values() for t in lines}
+    leaked = {t for lines in held_out.values() for t in lines if t.lower().strip() in trained}
+    assert not leaked, f"{held_out_file.name} examples found in training data: {sorted(leaked)[:10]}"

@@ -66,6 +66,10 @@ Replies (all bot texts of the turn joined with a space; case-insensitive):
                            at least one TEXT of each inner list appears.
   reply_contains_all: [TEXT...]   every TEXT appears.
   reply_not_contains: [TEXT...]   no TEXT appears.
+  answer_contains_any: [TEXT...]  like reply_contains_any, but only over the messages that
+                           are new in this turn (a message repeated from the previous turn,
+                           such as the question asked again, is left out): the answer to a
+                           question asked mid-form, not the form's question.
   reply_matches: REGEX            the regex (case-insensitive) matches.
   reply_digits_contain: [DIGITS...]  with every non-digit removed from the replies,
                            each DIGITS (non-digits removed too) appears: "555 0100" matches
@@ -129,7 +133,7 @@ ACTIONS = {"say", "click", "fill_until"}
 TURN_KEYS = ACTIONS | {
     "answers", "form", "asks", "asks_not", "slots", "slot_in", "slot_contains", "slot_set", "slot_unset",
     "period_date", "period_within_hours", "period_not_today", "flexible_time",
-    "reply_contains_any", "reply_contains_all", "reply_not_contains", "reply_matches",
+    "reply_contains_any", "reply_contains_all", "answer_contains_any", "reply_not_contains", "reply_matches",
     "reply_digits_contain", "reply_not_digits", "reply_mentions_date", "reply_order", "min_replies",
     "response", "response_in", "responses_include", "responses_in_order", "not_response",
     "no_buttons", "has_button_any", "stored_request", "note",
@@ -287,9 +291,11 @@ class Conversation:
     def __init__(self, stack, sender: str, responses) -> None:
         self.stack, self.sender, self.responses = stack, sender, responses
         self.replies: List[dict] = []
+        self.previous: List[dict] = []
         self.transcript: List[str] = []
 
     def send(self, text: str) -> List[dict]:
+        self.previous = self.replies
         self.replies = self.stack.send(self.sender, text)
         self.transcript.append(f"patient: {text}")
         self.transcript.extend(f"    bot: {m.get('text', '')}" + self._buttons(m) for m in self.replies)
@@ -441,6 +447,12 @@ def check_turn(turn: Dict[str, Any], talk: Conversation, responses) -> List[str]
         any_of = [fill(str(t)) for t in group]
         if not any(t.lower() in lowered for t in any_of):
             problems.append(f"reply_contains_any: none of {any_of}")
+    if "answer_contains_any" in turn:
+        before = {m.get("text", "") for m in talk.previous}
+        new = " ".join(t for t in texts if t not in before).lower()
+        any_of = [fill(str(t)) for t in as_list(turn["answer_contains_any"])]
+        if not any(t.lower() in new for t in any_of):
+            problems.append(f"answer_contains_any: none of {any_of} in the new messages")
     missing = [t for t in (fill(t) for t in as_list(turn.get("reply_contains_all") or [])) if t.lower() not in lowered]
     if missing:
         problems.append(f"reply_contains_all: missing {missing}")

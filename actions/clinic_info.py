@@ -30,7 +30,7 @@ class ActionAnswerClinicInfo(Action):
         details = clinic_details()
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         text = tracker.latest_message.get("text") or ""
-        for response, values in answer(intent, text, details, _today(details)):
+        for response, values in answer(intent, text, details, today_at_the_clinic(details)):
             dispatcher.utter_message(response=response, **values)
         return []
 
@@ -66,5 +66,5 @@ def _hours(text: str, details: ClinicDetails, today: date) -> List[tuple]:
     return replies
 
 
-def _today(details: ClinicDetails) -> date:
+def today_at_the_clinic(details: ClinicDetails) -> date:
     return datetime.now(ZoneInfo(details.timezone)).date()

@@ -32,14 +32,23 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.nlu.utils import write_json_to_file
 from rasa.shared.nlu.constants import (
-    FEATURE_TYPE_SENTENCE, INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, INTENT_RESPONSE_KEY,
+    ENTITIES, FEATURE_TYPE_SENTENCE, INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, INTENT_RESPONSE_KEY,
     PREDICTED_CONFIDENCE_KEY, TEXT,
 )
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa.shared.utils.io import read_json_file
 
+from addons.sentence_features import QUESTION_PART_FEATURES, QUESTION_PART_SPANS
+
 logger = logging.getLogger(__name__)
+
+# One message, several questions: each part answered on its own when it is this sure of it
+# (an FAQ answer, or one of these intents); the entity tells the rules and the action.
+QUESTION_PART_ENTITY = "question_part"
+PART_CONFIDENCE = 0.5
+ANSWERABLE_PART_INTENTS = ("clinic_hours", "clinic_location", "clinic_languages", "clinic_contact", "out_of_scope")
+QuestionPart = Tuple[Text, Dict[Text, float], Tuple[int, int]]  # label, class probabilities, span
 
 MODEL_FILE = "linear_classifier.joblib"
 RESPONSES_FILE = "responses.json"
@@ -177,9 +186,45 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
                 continue
             probabilities = self.probabilities(features)
             by_class = dict(zip(self.classifier.classes_, probabilities.tolist()))
+            parts = self._question_parts(message)
+            if parts:
+                by_class = parts[0][1]  # the message is answered as its first question, then the rest
+                self._mark_question_parts(message, parts)
             self._set_intent(message, by_class)
             self._set_answer(message, by_class)
         return messages
+
+    def _question_parts(self, message: Message) -> List[QuestionPart]:
+        """Each question a message asks, when there are two or more that this classifier can
+        each answer with confidence and they differ; else []."""
+        per_part = message.get(QUESTION_PART_FEATURES)
+        if not per_part:
+            return []
+        parts: List[QuestionPart] = []
+        for features, span in zip(per_part, message.get(QUESTION_PART_SPANS) or []):
+            if not features:
+                continue
+            by_class = dict(zip(self.classifier.classes_, self.probabilities(_side_by_side(features)).tolist()))
+            label = self._confident_label(by_class)
+            if label and label not in [part[0] for part in parts]:
+                parts.append((label, by_class, span))
+        return parts if len(parts) >= 2 else []
+
+    def _confident_label(self, by_class: Dict[Text, float]) -> Optional[Text]:
+        prefix = self.retrieval_intent + "/"
+        faq_total = sum(p for label, p in by_class.items() if label.startswith(prefix))
+        label, probability = max(by_class.items(), key=lambda item: item[1])
+        if label.startswith(prefix):
+            return label if faq_total >= PART_CONFIDENCE and probability / faq_total >= PART_CONFIDENCE else None
+        return label if label in ANSWERABLE_PART_INTENTS and probability >= PART_CONFIDENCE else None
+
+    @staticmethod
+    def _mark_question_parts(message: Message, parts: List[QuestionPart]) -> None:
+        entities = list(message.get(ENTITIES) or [])
+        for label, _, (start, end) in parts:
+            entities.append({"entity": QUESTION_PART_ENTITY, "value": label, "start": start, "end": end,
+                             "confidence_entity": 1.0, "extractor": "LinearIntentClassifier"})
+        message.set(ENTITIES, entities, add_to_output=True)
 
     def probabilities(self, features: scipy.sparse.spmatrix) -> np.ndarray:
         """Class probabilities for one message: what predict_proba(tf-idf) returns."""
@@ -226,3 +271,8 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             ],
         }
         message.set("response_selector", selector, add_to_output=True)
+
+
+def _side_by_side(parts: List[scipy.sparse.spmatrix]) -> scipy.sparse.csr_matrix:
+    """One question's features from each featurizer, in pipeline order, as one row."""
+    return scipy.sparse.hstack(parts).tocsr()

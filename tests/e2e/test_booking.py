@@ -233,6 +233,7 @@ def test_an_faq_question_mid_form_is_answered_and_the_form_resumes(
     replies = talk.say("does the treatment hurt?")
     names = responses.names(replies)
     assert names[0] == "utter_faq/discomfort"
+    assert "Book a consultation" not in all_buttons(replies)  # not while booking
     assert asked(replies) == TIME  # the same question again
     talk.answer_until()
     assert len(stored_for(database, patient)) == 1

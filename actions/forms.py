@@ -101,6 +101,8 @@ STEP_ASIDE = {
 CANCEL_WORDS = re.compile(
     r"\b(cancel\w*|never ?mind|forget (it|about it)|stop|abort|quit|scrap (it|that)|exit)\b", re.I
 )
+# A question about something else, though it may name a day ("how about Friday?" is an answer).
+OTHER_QUESTION = re.compile(r"^\s*(what|why|who|where|how)(?!\s+about\b)(?!\s+does\s+\w+day\b)\b", re.I)
 SKIP = re.compile(r"^\W*(skip|no|nope|nothing|rather not|prefer not|n/?a|none|not really)\b", re.I)
 MAX_MISSES = 3
 
@@ -202,6 +204,8 @@ def read_answer(slot: str, text: str, ctx: Context) -> Outcome:
     if slot == EMAIL:
         return _single(EMAIL, parse_email(text))
     if slot == TIME:
+        if ctx.intent in ("faq", "out_of_scope", "nlu_fallback") and OTHER_QUESTION.match(text):
+            return Invalid("question")  # "what's the weather like tomorrow?" names a day, asks another thing
         period = parse_period(text, ctx.now, ctx.region)
         return period if isinstance(period, Invalid) else time_slots(period)
     if slot == REASON:

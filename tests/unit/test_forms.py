@@ -262,6 +262,20 @@ def test_a_vague_time_is_kept_as_a_flexible_preference_and_shown_as_such() -> No
     assert "When: flexible, Mon-Fri 09:00-12:00" in said(summary)[0]
 
 
+@pytest.mark.parametrize("intent", ["faq", "out_of_scope"])
+def test_a_question_about_something_else_is_not_read_as_its_day(intent: str) -> None:
+    slots, messages = run_validation(BOOKING, tracker(TIME_ASKED, "what's the weather like tomorrow?", intent=intent))
+    if intent == "faq":
+        assert slots == {"requested_slot": TIME} and messages == []  # the rules answer it
+    else:
+        assert names(messages) == ["utter_invalid_question"] and slots[TIME] is None
+
+
+def test_how_about_friday_is_an_answer() -> None:
+    slots, _ = run_validation(BOOKING, tracker(TIME_ASKED, "how about friday?", intent="out_of_scope"))
+    assert datetime.fromisoformat(slots[START]).weekday() == 4
+
+
 def test_february_31st_is_refused_with_the_reason() -> None:
     slots, messages = run_validation(BOOKING, tracker(TIME_ASKED, "February 31st"))
     assert slots[TIME] is None and slots["requested_slot"] == TIME

@@ -112,7 +112,7 @@ MAX_MISSES = 3
 COPY_FILE = Path(__file__).resolve().parent.parent / "domain" / "forms.yml"
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=None)
 def _button_titles(response: str) -> Tuple[str, ...]:
     responses = yaml.safe_load(COPY_FILE.read_text(encoding="utf-8"))["responses"]
     return tuple(b["title"] for b in responses[response][0].get("buttons", []))
@@ -200,9 +200,15 @@ def read_answer(slot: str, text: str, ctx: Context) -> Outcome:
     if slot == METHOD:
         return read_method(text, ctx.region)
     if slot == PHONE:
-        return _single(PHONE, parse_phone(text, ctx.region, ctx.own_number))
+        phone = parse_phone(text, ctx.region, ctx.own_number)
+        # A call-back needs a phone: only a booking can be answered by email instead.
+        email = find_email(text) if isinstance(phone, Invalid) and ctx.form == "booking_form" else None
+        # The expected type first; an email address instead of a number changes the method.
+        return {METHOD: "email", EMAIL: email} if email else _single(PHONE, phone)
     if slot == EMAIL:
-        return _single(EMAIL, parse_email(text))
+        email = parse_email(text)
+        phone = find_phone(text, ctx.region) if isinstance(email, Invalid) else None
+        return {METHOD: "phone", PHONE: phone} if phone else _single(EMAIL, email)
     if slot == TIME:
         if ctx.intent in ("faq", "out_of_scope", "nlu_fallback") and OTHER_QUESTION.match(text):
             return Invalid("question")  # "what's the weather like tomorrow?" names a day, asks another thing

@@ -132,6 +132,22 @@ def test_an_email_or_phone_typed_at_the_contact_question_sets_the_method_and_the
     assert slots["requested_slot"] == TIME and messages == []  # nothing asked twice
 
 
+def test_an_email_at_the_phone_question_switches_to_email_and_a_number_at_the_email_question_to_phone() -> None:
+    slots, _ = run_validation(BOOKING, tracker({"requested_slot": PHONE, NAME: "Jane", METHOD: "sms"},
+                                               "just email me: jane@example.org"))
+    assert (slots[METHOD], slots[EMAIL], slots["requested_slot"]) == ("email", "jane@example.org", TIME)
+    slots, _ = run_validation(BOOKING, tracker({"requested_slot": EMAIL, NAME: "Jane", METHOD: "email"},
+                                               "call me on 617 333 2211 instead"))
+    assert (slots[METHOD], slots[PHONE], slots["requested_slot"]) == ("phone", "+16173332211", TIME)
+
+
+def test_a_callback_still_needs_a_phone_when_given_an_email() -> None:
+    slots, messages = run_validation(CALLBACK, tracker({"requested_slot": PHONE, NAME: "Jane"},
+                                                        "jane@example.org", form="callback_form"))
+    assert slots[PHONE] is None and slots["requested_slot"] == PHONE
+    assert names(messages) == ["utter_invalid_phone_missing"]
+
+
 def test_an_invalid_answer_is_asked_again_with_the_reason() -> None:
     slots, messages = run_validation(
         BOOKING, tracker({"requested_slot": PHONE, NAME: "Jane", METHOD: "phone"}, "12345")

@@ -41,7 +41,8 @@ from actions.parsers import Invalid
 from actions.parsers.answers import (
     consent_question, declines_name, display_phone, explicit_consent, field_named, find_email,
     find_phone, is_change_request, is_pause, is_question, new_value_text, nothing_to_change,
-    parse_email, parse_method, parse_name, parse_phone, parse_reason, sender_phone, yes_or_no,
+    parse_email, parse_method, parse_name, parse_phone, parse_reason, privacy_question, sender_phone,
+    yes_or_no,
 )
 from actions.parsers.dates import Flexible, TimeRequest, parse_period
 from clinic.settings import clinic_details
@@ -354,8 +355,8 @@ class RequestFormValidation(FormValidationAction, abc.ABC):
 
     def usable(self, slot: str, text: str, ctx: Context) -> bool:
         """Whether a message with a non-answer intent still reads as (an attempt at) an answer."""
-        if slot == CONSENT and consent_question(text):
-            return True  # answered at the consent step, whatever the classifier thought
+        if (slot == CONSENT and consent_question(text)) or privacy_question(text):
+            return True  # answered here, whatever the classifier thought
         if slot == FIELD:
             return field_named(text) is not None
         outcome = read_answer(slot, text, ctx)
@@ -475,7 +476,7 @@ class RequestFormValidation(FormValidationAction, abc.ABC):
         outcome = read_answer(slot, text, ctx)
         if isinstance(outcome, dict):
             return self.accept(slot, outcome, dispatcher, tracker)
-        topic = consent_question(text) if slot == CONSENT else None
+        topic = consent_question(text) if slot == CONSENT else privacy_question(text)
         if topic:
             dispatcher.utter_message(response=f"utter_consent_{topic}",
                                      retention_days=str(clinic_details().retention_days))

@@ -279,6 +279,19 @@ def consent_question(text: str) -> Optional[str]:
     return _first_match(text, CONSENT_TOPICS) or "why"
 
 
+# At any other question, a question is about privacy only when it says so.
+PRIVACY_WORDS = re.compile(
+    r"\b(need|want|use|keep|store|do with) (my|that|this|it|them)\b|\bmy (details|data|number|"
+    r"phone|email|name|information)\b|\bprivacy\b|\bpersonal\b|\bwho (will |can )?see\b",
+    re.I,
+)
+
+
+def privacy_question(text: str) -> Optional[str]:
+    """retention | who | what | why for "why do you need my number?" at any question, else None."""
+    return consent_question(text) if is_question(text) and PRIVACY_WORDS.search(text) else None
+
+
 # --- Changes and pauses ---------------------------------------------------------------------------
 
 FIELD_PATTERNS = [

@@ -431,6 +431,12 @@ def test_a_question_at_the_consent_step_is_answered_and_consent_asked_again(
     assert f"{details.retention_days} days" in said(messages)[0] and details.name in said(messages)[0]
 
 
+def test_why_do_you_need_my_number_at_the_phone_question_is_answered_and_asked_again() -> None:
+    slots, messages = run_validation(BOOKING, tracker({"requested_slot": PHONE, NAME: "Jane", METHOD: "phone"},
+                                                      "why do you need my number?", intent="faq"))
+    assert names(messages) == ["utter_consent_why"] and slots == {PHONE: None, "requested_slot": PHONE}
+
+
 # --- The call-back form -------------------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ from actions.parsers import answers
 from actions.parsers.answers import (
     consent_question, declines_name, display_phone, explicit_consent, field_named, is_change_request,
     is_pause, new_value_text, parse_email, parse_method, parse_name, parse_phone, parse_reason,
-    sender_phone, yes_or_no,
+    privacy_question, sender_phone, yes_or_no,
 )
 
 # --- Names ---------------------------------------------------------------------------------------
@@ -187,6 +187,15 @@ def test_a_no_is_a_refusal(text: str) -> None:
 )
 def test_questions_about_consent_are_recognised_by_topic(text: str, topic: str) -> None:
     assert consent_question(text) == topic
+
+
+@pytest.mark.parametrize(
+    "text, topic",
+    [("why do you need my number?", "why"), ("who can see my email?", "who"),
+     ("how long will you keep my details?", "retention"), ("does it hurt?", None), ("what is sclerotherapy?", None)],
+)
+def test_at_other_questions_only_a_question_that_names_privacy_is_about_it(text: str, topic: Optional[str]) -> None:
+    assert privacy_question(text) == topic
 
 
 def test_a_plain_answer_is_not_a_question_about_consent() -> None:

@@ -514,7 +514,12 @@ class RequestFormValidation(FormValidationAction, abc.ABC):
         if isinstance(new_value, dict) and any(v is not None for v in new_value.values()):
             updates.update({**new_value, FIELD: None})
             self.say_changed(field, updates, dispatcher)
+            if self.asked(tracker) != CONFIRMED:  # at the summary, the summary itself follows
+                self.show_so_far({**tracker.slots, **updates}, dispatcher)
         return updates
+
+    def show_so_far(self, slots: Dict[str, Any], dispatcher: CollectingDispatcher) -> None:
+        """After a correction before the summary: what the request holds now."""
 
     @staticmethod
     def say_changed(field: str, updates: Dict[str, Any], dispatcher: CollectingDispatcher) -> None:
@@ -561,6 +566,10 @@ class ValidateBookingForm(RequestFormValidation):
         return needed + [TIME, REASON, CONSENT, CONFIRMED]
 
 
+    def show_so_far(self, slots: Dict[str, Any], dispatcher: CollectingDispatcher) -> None:
+        dispatcher.utter_message(response="utter_summary_so_far", **summary_values(slots))
+
+
 class ValidateCallbackForm(RequestFormValidation):
     changeable = ("name", "phone")
     stuck_response = "utter_form_stuck_callback"
@@ -596,14 +605,19 @@ class ActionAskPatientPhone(Action):
         return []
 
 
+NOT_YET = "-"  # a field not given yet, in the summary so far
+
+
 def summary_values(slots: Dict[str, Any]) -> Dict[str, str]:
     when = stored_time(slots)
+    method = slots.get(METHOD)
+    contact_known = method == "email" and slots.get(EMAIL) or method in ("phone", "sms") and slots.get(PHONE)
     return {
-        "name": slots.get(NAME) or "",
-        "contact": contact_text(slots),
-        "when": when.human() if when else "",
+        "name": slots.get(NAME) or NOT_YET,
+        "contact": contact_text(slots) if contact_known else NOT_YET,
+        "when": when.human() if when else NOT_YET,
         "said": slots.get(TIME) or "",
-        "reason": reason_label(slots[REASON]) if slots.get(REASON) else "",
+        "reason": reason_label(slots[REASON]) if slots.get(REASON) else NOT_YET,
     }
 
 

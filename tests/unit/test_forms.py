@@ -346,13 +346,19 @@ def test_make_it_friday_instead_changes_the_day() -> None:
 def test_a_correction_at_the_consent_step_changes_the_field_and_asks_consent_again() -> None:
     slots, messages = run_validation(BOOKING, tracker(AT_CONSENT, "my name is spelled Jon Smyth"))
     assert slots[NAME] == "Jon Smyth" and slots["requested_slot"] == CONSENT
-    assert names(messages) == ["utter_changed_name"]
+    assert names(messages) == ["utter_changed_name", "utter_summary_so_far"]
+    assert "- Name: Jon Smyth\n- Contact by: text message, +1 212-555-0147" in said(messages)[1]
 
 
-def test_a_correction_mid_form_keeps_the_question_that_was_asked() -> None:
+def test_a_correction_mid_form_shows_the_request_so_far_and_keeps_the_question_asked() -> None:
     state = {"requested_slot": TIME, NAME: "Jane", METHOD: "phone", PHONE: "+12125550147"}
-    slots, _ = run_validation(BOOKING, tracker(state, "actually my number is 617-333-2211"))
+    slots, messages = run_validation(BOOKING, tracker(state, "actually my number is 617-333-2211"))
     assert slots[PHONE] == "+16173332211" and slots["requested_slot"] == TIME
+    assert said(messages) == [
+        "Thanks, I've changed your phone number to +1 617-333-2211.",
+        "Here is your request so far:\n- Name: Jane\n- Contact by: phone call, +1 617-333-2211\n- When: -\n"
+        "- Reason: -",
+    ]
 
 
 def test_naming_a_field_not_given_yet_is_an_answer_not_a_correction() -> None:

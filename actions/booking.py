@@ -3,7 +3,8 @@
 A request is stored (clinic.store, with its outbox row for the delivery worker)
 only when the patient consented and, for a booking, confirmed the summary. The
 patient is told the reference only once the store said it saved the request;
-if it could not, the patient hears so and gets the clinic's phone number. Every
+if it could not, the patient hears so and gets the clinic's phone number. The
+words are responses in domain/forms.yml. Every
 request slot is cleared afterwards, whatever the outcome, so the patient's
 details do not linger in the conversation's slots.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime
-from typing import Any, Dict, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
@@ -20,11 +21,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
 
-from clinic.settings import clinic_details
 from actions.forms import (
-    CONFIRMED, CONSENT, CONSENT_VER, EMAIL, END, METHOD, NAME, PHONE,
-    REASON, REQUEST_SLOTS, START, TIME, display_phone,
+    CONFIRMED, CONSENT, CONSENT_VER, EMAIL, END, METHOD, NAME, PHONE, REASON, REQUEST_SLOTS,
+    START, TIME, TOPIC, contact_text,
 )
+from actions.parsers.answers import display_phone
 from clinic.store import NewRequest, RequestKind, SavedRequest, StoreUnavailable, save_request
 
 logger = logging.getLogger(__name__)
@@ -35,11 +36,6 @@ CALLBACK_KEEPS = (NAME, PHONE)
 
 def cleared(keep: Sequence[str] = ()) -> List[EventType]:
     return [SlotSet(slot, None) for slot in REQUEST_SLOTS if slot not in keep]
-
-
-def clinic_contact() -> str:
-    details = clinic_details()
-    return f"{details.phone} ({details.hours})"
 
 
 def _channel(tracker: Tracker) -> str:
@@ -74,10 +70,12 @@ def callback_request(tracker: Tracker) -> NewRequest:
         kind=RequestKind.CALLBACK,
         conversation_id=tracker.sender_id,
         channel=_channel(tracker),
-        full_name=slots.get(NAME),
+        full_name=slots.get(NAME),  # None when the patient kept it to themselves
         phone=slots.get(PHONE),
         contact_method="phone",
         consent_version=slots.get(CONSENT_VER),
+        # What the call is about, in the patient's words (optional; False: they skipped it).
+        patient_message=slots.get(TOPIC) or None,
     )
 
 
@@ -92,29 +90,6 @@ async def store(new: NewRequest) -> Optional[SavedRequest]:
     return saved
 
 
-def not_saved_text() -> str:
-    return (
-        "Sorry, your request could NOT be saved because of a technical problem, so the clinic has "
-        f"not received it. Please call us at {clinic_contact()}, or try again later."
-    )
-
-
-def declined_text() -> str:
-    return (
-        "I understand. Without your agreement I can't pass your details to the clinic, so nothing "
-        f"has been saved. You're welcome to call us at {clinic_contact()}."
-    )
-
-
-def contact_by(slots: Dict[str, Any]) -> str:
-    method = slots.get(METHOD)
-    if method == "email":
-        return f"email at {slots.get(EMAIL)}"
-    if method == "sms":
-        return f"text message to {display_phone(slots[PHONE])}"
-    return f"phone at {display_phone(slots[PHONE])}"
-
-
 class ActionStartBooking(Action):
     """Starts a booking from a clean slate."""
 
@@ -124,10 +99,7 @@ class ActionStartBooking(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
-        dispatcher.utter_message(
-            text="Happy to help you request an appointment. I'll ask a few quick questions; "
-            "type \"cancel booking\" at any time to stop."
-        )
+        dispatcher.utter_message(response="utter_booking_start")
         return cleared()
 
 
@@ -140,14 +112,11 @@ class ActionStartCallback(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
-        details = clinic_details()
-        text = (
-            "I can ask our staff to call you back. You can also call the clinic directly at "
-            f"{details.phone} ({details.hours})."
-        )
         if tracker.get_slot(PHONE):
-            text += f" I'll ask them to call you at {display_phone(tracker.get_slot(PHONE))}."
-        dispatcher.utter_message(text=text)
+            dispatcher.utter_message(response="utter_callback_start_known_phone",
+                                     phone=display_phone(tracker.get_slot(PHONE)))
+        else:
+            dispatcher.utter_message(response="utter_callback_start")
         return cleared(keep=CALLBACK_KEEPS)
 
 
@@ -162,17 +131,14 @@ class ActionSubmitBooking(Action):
     ) -> List[EventType]:
         slots = tracker.slots
         if slots.get(CONSENT) is not True or slots.get(CONFIRMED) is not True:
-            dispatcher.utter_message(text=declined_text())
+            dispatcher.utter_message(response="utter_request_declined")
             return cleared()
         saved = await store(booking_request(tracker))
         if saved is None:
-            dispatcher.utter_message(text=not_saved_text())
+            dispatcher.utter_message(response="utter_request_not_saved")
             return cleared()
-        dispatcher.utter_message(
-            text=f"Thank you! Your request is saved: reference {saved.reference}. The clinic will "
-            f"contact you by {contact_by(slots)} to agree a time. If you need to change anything, "
-            f"call {clinic_contact()} and quote the reference."
-        )
+        dispatcher.utter_message(response="utter_booking_saved", reference=saved.reference,
+                                 contact=contact_text(slots))
         return cleared()
 
 
@@ -187,17 +153,14 @@ class ActionSubmitCallback(Action):
     ) -> List[EventType]:
         slots = tracker.slots
         if slots.get(CONSENT) is not True:
-            dispatcher.utter_message(text=declined_text())
+            dispatcher.utter_message(response="utter_request_declined")
             return cleared()
         saved = await store(callback_request(tracker))
         if saved is None:
-            dispatcher.utter_message(text=not_saved_text())
+            dispatcher.utter_message(response="utter_request_not_saved")
             return cleared()
-        details = clinic_details()
-        dispatcher.utter_message(
-            text=f"Thank you! Your request is saved: reference {saved.reference}. Our staff will "
-            f"call you back at {display_phone(slots[PHONE])} during opening hours ({details.hours})."
-        )
+        dispatcher.utter_message(response="utter_callback_saved", reference=saved.reference,
+                                 phone=display_phone(slots[PHONE]))
         return cleared()
 
 
@@ -210,8 +173,5 @@ class ActionCancelRequest(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
-        dispatcher.utter_message(
-            text="OK, I've cancelled your request. Nothing was saved or sent. If you change your "
-            f"mind, just ask to book again, or call us at {clinic_contact()}."
-        )
+        dispatcher.utter_message(response="utter_request_cancelled")
         return [ActiveLoop(None), SlotSet(REQUESTED_SLOT, None)] + cleared()

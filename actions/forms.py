@@ -1,63 +1,70 @@
-"""Booking and call-back forms: the questions, how answers are read, and validation.
+"""Booking and call-back forms: which message answers which question, and what to say.
 
-Both forms run in Rasa (booking_form, callback_form in domain/domain.yml); the
-validation actions here decide, for every patient message while a form is
-active, whether it answers the question that was asked:
+Both forms run in Rasa (booking_form, callback_form in domain/domain.yml) and are
+validated here with rasa-sdk's FormValidationAction, as Rasa documents it:
 
-* a valid answer fills its slot (a phone number as E.164, an email normalised,
-  a free-text time as a period in the clinic's time zone, ...);
-* an answer that is wrong gets the question again, with the reason; after three
-  misses on the same question the patient is offered staff and the clinic phone;
-* anything else (an FAQ question, "cancel", "are you a bot?") is left to the
-  rules in data/rules/booking.yml, which answer it and then resume the form.
+* `extract_<slot>` decides whether the patient's latest message is for that
+  slot: the question that was asked, or a field already given that the patient
+  corrects ("actually my number is 617-333-2211" at any step). It returns the
+  raw text; when a message is for no slot (an FAQ question, "cancel", "are you a
+  bot?") nothing is extracted, the form steps aside and the rules in
+  data/rules/booking.yml answer it before the form asks again;
+* `validate_<slot>` reads that text with the parsers in actions/parsers/ (no Rasa
+  there) and fills the slot, or says why it can't (utter_invalid_<reason>); three
+  misses on the same question bring the call-back offer and the clinic's phone.
 
-Slot extraction happens here and not through `from_text` mappings because the
-intent classifier cannot be trusted on answers: a name may be classified as a
-greeting and "sclerotherapy treatment" as an FAQ question. The requested slot
-alone is filled, so free text only ever fills the question that was asked.
-
-Patient texts are built here rather than in domain responses: rasa data validate
-counts responses used only by actions as unused, and the clinic's details come
-from the same environment through clinic.settings.
+Every patient-facing word is a response in domain/forms.yml; the actions here
+name a response and pass its template values. The intent classifier is not
+trusted on answers (a name may be classified as a greeting), so the requested
+slot is read from the text whatever the intent, and only clear non-answers step
+aside.
 """
 from __future__ import annotations
 
 import abc
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Text, Tuple, Union
 from zoneinfo import ZoneInfo
 
-import dateparser
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
+import yaml
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT, FormValidationAction
 from rasa_sdk.types import DomainDict
 
+from actions.parsers import Invalid
+from actions.parsers.answers import (
+    consent_question, declines_name, display_phone, explicit_consent, field_named, find_email,
+    find_phone, is_change_request, is_pause, is_question, new_value_text, nothing_to_change,
+    parse_email, parse_method, parse_name, parse_phone, parse_reason, privacy_question, sender_phone,
+    yes_or_no,
+)
+from actions.parsers.dates import Flexible, TimeRequest, parse_period
 from clinic.settings import clinic_details
 
-# --- Consent -----------------------------------------------------------------
-# The exact words a patient agrees to. Any change to CONSENT_TEXT needs a new
-# CONSENT_VERSION (tests/unit/test_forms.py pins the text of each version).
+# --- Consent ------------------------------------------------------------------------------
+# The exact words a patient agrees to are the response utter_ask_contact_consent in
+# domain/forms.yml. Any change to that text needs a new CONSENT_VERSION
+# (tests/unit/test_form_copy.py pins the text of each version).
 CONSENT_VERSION = "2026-11-v1"
-CONSENT_TEXT = (
-    "Do you agree that {clinic_name} may store the details you gave in this chat and use "
-    "them to contact you about this request? They are used only for this request."
-)
 
-# --- Slots ---------------------------------------------------------------------
+# --- Slots --------------------------------------------------------------------------------
 NAME = "patient_name"
+NAME_WITHHELD = "name_withheld"
 METHOD = "contact_method"
 PHONE = "patient_phone"
 EMAIL = "patient_email"
 TIME = "preferred_time"
 START = "period_start"
 END = "period_end"
+FLEXIBLE = "time_flexible"
 REASON = "visit_reason"
+TOPIC = "callback_topic"
 CONSENT = "contact_consent"
 CONSENT_VER = "consent_version"
 CONFIRMED = "booking_confirmed"
@@ -67,584 +74,169 @@ MISSES = "form_misses"
 
 # Everything a request holds; cleared once stored, cancelled or declined.
 REQUEST_SLOTS = [
-    NAME, METHOD, PHONE, EMAIL, TIME, START, END, REASON,
+    NAME, NAME_WITHHELD, METHOD, PHONE, EMAIL, TIME, START, END, FLEXIBLE, REASON, TOPIC,
     CONSENT, CONSENT_VER, CONFIRMED, FIELD, PENDING, MISSES,
 ]
 
-# --- Answer options ----------------------------------------------------------------
-CONTACT_METHODS = {"phone": "phone call", "sms": "text message", "email": "email"}
-REASONS = {
-    "spider_vein_consultation": "Spider vein consultation",
-    "sclerotherapy_treatment": "Sclerotherapy treatment",
-    "follow_up": "Follow-up visit",
-    "other": "Something else",
+# Fields a patient can change and the slots each one clears.
+FIELDS: Dict[str, List[str]] = {
+    "name": [NAME, NAME_WITHHELD],
+    "contact_method": [METHOD],
+    "phone": [PHONE],
+    "email": [EMAIL],
+    "time": [TIME, START, END, FLEXIBLE],
+    "reason": [REASON],
 }
-# Fields a patient can change, the slots each one clears, and its label.
-FIELDS: Dict[str, Tuple[List[str], str]] = {
-    "name": ([NAME], "Name"),
-    "contact_method": ([METHOD], "Contact method"),
-    "phone": ([PHONE], "Phone"),
-    "email": ([EMAIL], "Email"),
-    "time": ([TIME, START, END], "Days and times"),
-    "reason": ([REASON], "Reason"),
-}
-FIELD_SLOT = {"name": NAME, "contact_method": METHOD, "phone": PHONE, "email": EMAIL,
-              "time": TIME, "reason": REASON}
+FIELD_OF_SLOT = {slots[0]: field for field, slots in FIELDS.items()}
 
-# Intents that mean "this is not an answer" when the text does not parse as one:
-# the form steps aside and data/rules/booking.yml handles them.
-NOT_ANSWERS = {
-    "faq", "out_of_scope", "bot_challenge", "greet", "goodbye", "thank", "ask_question",
-    "book_appointment", "human_handoff", "cancel",
+# Intents that mean "this is not an answer" when the text does not read as one:
+# the form steps aside and data/rules/booking.yml handles them. out_of_scope and
+# nlu_fallback are not among them: mid-form, an unusable answer is a miss with
+# its reason, never the general "I can't answer that here".
+STEP_ASIDE = {
+    "faq", "bot_challenge", "greet", "goodbye", "thank", "ask_question", "book_appointment",
+    "human_handoff", "cancel", "medical_emergency",
+    # The clinic's practical details and follow-ups (data/rules/clinic_info.yml, faq.yml).
     "clinic_hours", "clinic_location", "clinic_languages", "clinic_contact", "follow_up",
 }
-# "cancel" ends the form before any parsing when the words say so; the classifier
-# alone is not enough ("I don't mind" can look like "never mind").
+# "cancel" ends the form only when the words say so; the classifier alone is not
+# enough ("I don't mind" can look like "never mind").
 CANCEL_WORDS = re.compile(
     r"\b(cancel\w*|never ?mind|forget (it|about it)|stop|abort|quit|scrap (it|that)|exit)\b", re.I
 )
-
+# A question about something else, though it may name a day ("how about Friday?" is an answer).
+OTHER_QUESTION = re.compile(r"^\s*(what|why|who|where|how)(?!\s+about\b)(?!\s+does\s+\w+day\b)\b", re.I)
+SKIP = re.compile(r"^\W*(skip|no|nope|nothing|rather not|prefer not|n/?a|none|not really)\b", re.I)
 MAX_MISSES = 3
-OPENING, CLOSING = time(9), time(17)
-MAX_DAYS_AHEAD = 365
 
-# --- Question texts -------------------------------------------------------------
-EXAMPLES = '"next Tuesday afternoon", "any weekday morning" or "the 14th after 3"'
-QUESTIONS = {
-    NAME: "What is your full name?",
-    METHOD: "How should the clinic contact you: by phone call, text message or email?",
-    PHONE: "What phone number should the clinic use? Please include the area code.",
-    EMAIL: "What is your email address?",
-    TIME: f"Which days and times suit you? For example {EXAMPLES}.",
-    REASON: "What is the visit for?",
-    CONSENT: CONSENT_TEXT,
-    FIELD: "What would you like to change?",
-}
-PHONE_FROM_SENDER = (
-    "What phone number should the clinic use? You can use the number you're writing from "
-    "({number}), or type another one."
-)
-SUMMARY_INTRO = "Please check your request:"
-SUMMARY_QUESTION = "Is everything correct?"
+# --- Labels shown back to the patient ------------------------------------------------------
+# The words for a contact method or a reason are the titles of the buttons that offer
+# them (domain/forms.yml), so each is written once, next to the question.
+COPY_FILE = Path(__file__).resolve().parent.parent / "domain" / "forms.yml"
 
-Buttons = List[Dict[str, str]]
-BUTTONS: Dict[str, Buttons] = {
-    METHOD: [{"title": t.capitalize(), "payload": t.capitalize()} for t in CONTACT_METHODS.values()],
-    REASON: [{"title": t, "payload": t} for t in REASONS.values()],
-    CONSENT: [{"title": "Yes, I agree", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}],
-    CONFIRMED: [
-        {"title": "Confirm", "payload": "/affirm"},
-        {"title": "Change something", "payload": "/change_field"},
-        {"title": "Cancel", "payload": "/cancel"},
-    ],
-}
 
-# --- Reading answers ---------------------------------------------------------------
+@lru_cache(maxsize=None)
+def _button_titles(response: str) -> Tuple[str, ...]:
+    responses = yaml.safe_load(COPY_FILE.read_text(encoding="utf-8"))["responses"]
+    return tuple(b["title"] for b in responses[response][0].get("buttons", []))
 
 
-@dataclass(frozen=True)
-class Invalid:
-    """Not a usable answer; `message` says why. `attempt`: the text clearly tried to
-    answer (digits for a phone, an @ for an email, a date), so it is a miss even
-    when the classifier took it for something else."""
+def method_label(method: str) -> str:
+    """'text message' for sms: the button title that reads as this method."""
+    return next(t for t in _button_titles("utter_ask_contact_method") if parse_method(t) == method).lower()
 
-    message: str
-    attempt: bool = False
 
+def reason_label(reason: str) -> str:
+    return next(t for t in _button_titles("utter_ask_visit_reason") if parse_reason(t) == reason)
 
-@dataclass(frozen=True)
-class Period:
-    """A requested period, in the clinic's time zone."""
 
-    start: datetime
-    end: datetime
+def contact_text(slots: Dict[str, Any]) -> str:
+    """'text message, +1 212-555-0147' (the contact line of the summary and confirmation)."""
+    method = slots.get(METHOD) or "phone"
+    value = slots.get(EMAIL) if method == "email" else display_phone(slots[PHONE])
+    return f"{method_label(method)}, {value}"
 
-    def human(self) -> str:
-        """'Tue 1 Dec, 12:00-17:00' (or a range of days)."""
-        s, e = self.start, self.end
-        if s.date() == e.date():
-            return f"{s:%a} {s.day} {s:%b}, {s:%H:%M}-{e:%H:%M}"
-        return f"{s:%a} {s.day} {s:%b} {s:%H:%M} - {e:%a} {e.day} {e:%b} {e:%H:%M}"
 
-
-Parsed = Union[Dict[str, Any], Invalid]
-
-QUESTION_START = re.compile(
-    r"^\s*(what|how|why|when|where|which|who|is|are|does|do|did|can|could|will|would|should)\b",
-    re.I,
-)
-# Words that are never part of a name typed in answer to "What is your full name?".
-NOT_NAME_WORDS = set(
-    "what how why when where which is are does did can could would should it its it's my your "
-    "you me i the this that to of for with about want need like book booking appointment cancel "
-    "change help please thanks thank hi hello hey yes no ok okay not don't dont have has much "
-    "many cost price hurt safe work phone email number call text stop quit exit never mind forget".split()
-)
-NAME_PREFIX = re.compile(
-    r"^\s*(?:(?:hi|hello|hey)\b[,!. ]*)?(?:(?:my name is|my name's|name is|name:|i am|i'm|im|it's|"
-    r"its|this is)\s+)?",
-    re.I,
-)
-NAME_SHAPE = re.compile(r"^[^\W\d_]+(?:[ '’.\-]+[^\W\d_]+)*\.?$")
-
-
-def is_question(text: str) -> bool:
-    return text.strip().endswith("?") or bool(QUESTION_START.match(text))
-
-
-def parse_name(text: str) -> Parsed:
-    name = " ".join(NAME_PREFIX.sub("", text).split()).strip(" .,!")
-    words = [w.lower().strip(".'’") for w in re.split(r"[ \-]+", name)]
-    looks_right = (
-        2 <= len(name) <= 80
-        and len(words) <= 6
-        and NAME_SHAPE.match(name) is not None
-        and not any(w in NOT_NAME_WORDS for w in words)
-    )
-    if not looks_right:
-        return Invalid("Sorry, that doesn't look like a name. Please type your full name, for example Jane Smith.")
-    return {NAME: name}
-
-
-def sender_phone(channel: Optional[str], sender_id: str, region: str) -> Optional[str]:
-    """The patient's own number when they write by SMS or WhatsApp (E.164), else None."""
-    if not channel or not channel.startswith("twilio"):
-        return None
-    try:
-        number = phonenumbers.parse(sender_id.split(":", 1)[-1], region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-USE_SENDER = re.compile(
-    r"^\s*(use )?(this|that|the same|same|my)( one| number)?\b|^\s*(yes|yeah|yep|yup|ok|okay|sure|"
-    r"correct|fine)\b",
-    re.I,
-)
-_PHONE_PROBLEMS = {
-    phonenumbers.ValidationResult.TOO_SHORT: "it is too short",
-    phonenumbers.ValidationResult.TOO_LONG: "it is too long",
-    phonenumbers.ValidationResult.INVALID_COUNTRY_CODE: "the country code isn't valid",
-    phonenumbers.ValidationResult.INVALID_LENGTH: "it has the wrong number of digits",
-    phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY: "it needs the area code",
-}
-
-
-def _phone_problem(text: str, region: str) -> str:
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        return "I couldn't find a phone number in it"
-    reason = phonenumbers.is_possible_number_with_reason(number)
-    return _PHONE_PROBLEMS.get(reason, "it isn't a number in use")
-
-
-def parse_phone(text: str, region: str, own_number: Optional[str] = None) -> Parsed:
-    """A valid number anywhere in the text, as E.164; region for numbers without +country."""
-    if own_number and not re.search(r"\d", text) and USE_SENDER.search(text):
-        return {PHONE: own_number}
-    for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
-        return {PHONE: phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)}
-    example = phonenumbers.format_number(
-        phonenumbers.example_number(region) or phonenumbers.parse("+12015550123"),
-        phonenumbers.PhoneNumberFormat.NATIONAL,
-    )
-    return Invalid(
-        f"That doesn't look like a valid phone number: {_phone_problem(text, region)}. "
-        f"Please send the full number with the area code, for example {example}.",
-        attempt=len(re.findall(r"\d", text)) >= 3,
-    )
-
-
-def display_phone(e164: str) -> str:
-    return phonenumbers.format_number(phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-
-
-EMAIL_TOKEN = re.compile(r"[^\s<>(),;:\"']*@[^\s<>(),;:\"']*")
-
-
-def parse_email(text: str) -> Parsed:
-    token = EMAIL_TOKEN.search(text)
-    if not token:
-        return Invalid("That doesn't look like an email address. Please type it like name@example.com.")
-    try:
-        checked = validate_email(token.group(0).rstrip("."), check_deliverability=False)
-    except EmailNotValidError as error:
-        return Invalid(
-            f"That doesn't look like a valid email address: {error} Please check it and type it again.",
-            attempt=True,
-        )
-    return {EMAIL: checked.normalized}
-
-
-def _first_match(text: str, options: Sequence[Tuple[str, str]]) -> Optional[str]:
-    """The option whose pattern occurs first in the text."""
-    found = [(m.start(), key) for key, pattern in options for m in [re.search(pattern, text, re.I)] if m]
-    return min(found)[1] if found else None
-
-
-METHOD_PATTERNS = [
-    ("email", r"\be-?mail|\bmail\b"),
-    ("sms", r"\b(text|texts|txt|sms|message|whatsapp)\b"),
-    ("phone", r"\b(phone|call|ring|telephone)\b"),
-]
-REASON_PATTERNS = [
-    ("follow_up", r"\bfollow[\s-]?up|\bcheck[\s-]?up|\breview\b|\bafter my (treatment|session)"),
-    ("spider_vein_consultation", r"\bconsult"),
-    ("sclerotherapy_treatment", r"\bsclero|\btreatment|\binjection|\bsession"),
-    ("spider_vein_consultation", r"\bspider|\bveins?\b|\bassessment|\bfirst visit"),
-    ("other", r"\bother\b|\bsomething else\b|\belse\b"),
-]
-NO_WORDS = r"\b(no|nope|nah|don'?t|do not|disagree|never|decline|refuse|not agree)\b"
-YES_WORDS = (
-    r"\b(yes|yeah|yep|yup|ya|sure|ok|okay|agree|agreed|i do|consent|fine|correct|confirm|"
-    r"confirmed|absolutely|definitely|of course|alright|go ahead|right|looks good|perfect|y)\b"
-)
-
-
-def parse_method(text: str) -> Parsed:
-    method = None if is_question(text) else _first_match(text, METHOD_PATTERNS)
-    if method is None:
-        return Invalid("Please choose how the clinic should contact you: phone call, text message or email.")
-    return {METHOD: method}
-
-
-def parse_reason(text: str) -> Parsed:
-    reason = None if is_question(text) else _first_match(text, REASON_PATTERNS)
-    if reason is None:
-        options = ", ".join(label.lower() for label in REASONS.values())
-        return Invalid(f"Please choose one of these: {options}.")
-    return {REASON: reason}
-
-
-def yes_or_no(text: str, intent: Optional[str]) -> Optional[bool]:
-    """True/False for a yes/no answer (typed or a button), None when it is neither."""
-    if intent == "affirm":
-        return True
-    if intent == "deny":
-        return False
-    if is_question(text):
-        return None
-    if re.search(r"\b(don'?t|do not) mind\b", text, re.I):
-        return True
-    if re.search(NO_WORDS, text, re.I):
-        return False
-    if re.search(YES_WORDS, text, re.I):
-        return True
-    return None
-
-
-FIELD_PATTERNS = [
-    ("email", r"\be-?mail"),
-    ("contact_method", r"\bcontact (method|me by|me via|by|via)|\bhow (you|to) contact|\bmethod\b"),
-    ("phone", r"\bphone|\bnumber\b|\bmobile|\bcell\b|\btelephone"),
-    ("name", r"\bname\b"),
-    ("time", r"\btimes?\b|\bdays?\b|\bdates?\b|\bwhen\b|\bslot\b|\bmorning|\bafternoon|\bevening|"
-             r"\b(mon|tues|wednes|thurs|fri|satur|sun)day"),
-    ("reason", r"\breason|\bvisit\b|\bpurpose|\bconsultation|\btreatment|\bfollow"),
-]
-
-
-NOTHING_TO_CHANGE = re.compile(r"\bnothing\b|\bno changes?\b|\ball (good|fine|correct)\b", re.I)
-
-
-def field_named(text: str) -> Optional[str]:
-    return _first_match(text, FIELD_PATTERNS)
-
-
-# --- Days and times ------------------------------------------------------------------
-WEEKDAYS = {
-    "monday": 0, "mon": 0, "tuesday": 1, "tue": 1, "tues": 1, "wednesday": 2, "wed": 2,
-    "weds": 2, "thursday": 3, "thu": 3, "thur": 3, "thurs": 3, "friday": 4, "fri": 4,
-    "saturday": 5, "sat": 5, "sunday": 6, "sun": 6,
-}
-WEEKDAY_RE = re.compile(
-    r"\b(?:(next|this|coming|last)\s+)?(" + "|".join(sorted(WEEKDAYS, key=len, reverse=True)) + r")s?\b"
-)
-PARTS_OF_DAY = [  # longest phrases first
-    ("early morning", (time(9), time(10, 30))),
-    ("late morning", (time(10, 30), time(12))),
-    ("early afternoon", (time(12), time(14, 30))),
-    ("late afternoon", (time(14, 30), time(17))),
-    ("after work", (time(17), time(20))),
-    ("lunchtime", (time(12), time(13))),
-    ("lunch", (time(12), time(13))),
-    ("midday", (time(12), time(13))),
-    ("noon", (time(12), time(13))),
-    ("morning", (time(9), time(12))),
-    ("afternoon", (time(12), time(17))),
-    ("evening", (time(17), time(20))),
-]
-HOUR = r"(\d{1,2})(?::(\d{2}))?\s*(am|pm)?"
-FLEXIBLE = re.compile(
-    r"\b(any\s*(week)?day|any ?time|whenever|asap|as soon as possible|soonest|earliest|"
-    r"first available|flexible|weekdays?)\b"
-)
-ORDINAL_DAY = re.compile(r"\b(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)\b")
-MONTH = re.compile(r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b")
-FILLER = set(
-    "i i'm im am can could come on at the please prefer preferably would like be is are good "
-    "best great fine works work for me free available maybe perhaps ideally how about it that a "
-    "an time day sometime around ok okay sure and or any suits suit book booking appointment of "
-    "to".split()
-)
-
-
-def _hour(hour: str, minute: Optional[str], meridiem: Optional[str]) -> Optional[time]:
-    """A clock time; without am/pm, 1-7 are afternoon hours (the clinic is closed at night)."""
-    h, m = int(hour), int(minute or 0)
-    if meridiem == "pm" and h < 12:
-        h += 12
-    elif meridiem == "am" and h == 12:
-        h = 0
-    elif meridiem is None and 1 <= h <= 7:
-        h += 12
-    if h > 23 or m > 59:
-        return None
-    return time(h, m)
-
-
-def _plus_hour(t: time, hours: int = 1) -> time:
-    return time(min(t.hour + hours, 23), t.minute)
-
-
-def _time_window(text: str) -> Tuple[Optional[Tuple[time, time]], str]:
-    """The time of day asked for, and the text without it."""
-    rules: List[Tuple[str, Callable[[re.Match], Optional[Tuple[time, time]]]]] = [
-        (rf"\b(?:between|from)\s+{HOUR}\s*(?:and|to|-|until|till)\s*{HOUR}",
-         lambda m: _range(m.groups())),
-        # "2-4pm", "10:30 to 12": a bare "3-5" could be dates, so am/pm or minutes are needed.
-        (rf"\b{HOUR}\s*(?:-|to|until|till)\s*{HOUR}\b",
-         lambda m: _range(m.groups()) if any(m.group(i) for i in (2, 3, 5, 6)) else None),
-        (rf"\b(?:after|from|not before)\s+{HOUR}",
-         lambda m: _after(_hour(*m.groups()))),
-        (rf"\b(?:before|by|until|no later than)\s+{HOUR}",
-         lambda m: _before(_hour(*m.groups()))),
-        (rf"\b(?:at|around|about)\s+{HOUR}(?!\s*(?:st|nd|rd|th)\b)",
-         lambda m: _at(_hour(*m.groups()))),
-        (r"\b(\d{1,2})(?::(\d{2}))?\s*(am|pm)\b", lambda m: _at(_hour(*m.groups()))),
-        (r"\b(\d{1,2}):(\d{2})()\b", lambda m: _at(_hour(m.group(1), m.group(2), None))),
-    ]
-    for pattern, make in rules:
-        match = re.search(pattern, text)
-        window = make(match) if match else None
-        if window:
-            return window, text[: match.start()] + " " + text[match.end():]
-    for phrase, window in PARTS_OF_DAY:
-        match = re.search(rf"\b{phrase}s?\b", text)
-        if match:
-            return window, text[: match.start()] + " " + text[match.end():]
-    return None, text
-
-
-def _range(groups: Sequence[Optional[str]]) -> Optional[Tuple[time, time]]:
-    h1, m1, p1, h2, m2, p2 = groups
-    start, end = _hour(h1, m1, p1 or p2), _hour(h2, m2, p2)
-    return (start, end) if start and end and start < end else None
-
-
-def _after(t: Optional[time]) -> Optional[Tuple[time, time]]:
-    return (t, max(CLOSING, _plus_hour(t))) if t else None
-
-
-def _before(t: Optional[time]) -> Optional[Tuple[time, time]]:
-    if not t:
-        return None
-    start = OPENING if t > OPENING else time(max(t.hour - 1, 0), t.minute)
-    return start, t
-
-
-def _at(t: Optional[time]) -> Optional[Tuple[time, time]]:
-    return (t, _plus_hour(t)) if t else None
-
-
-def _next_weekday(day: date) -> date:
-    while day.weekday() >= 5:
-        day += timedelta(days=1)
-    return day
-
-
-@dataclass(frozen=True)
-class _Days:
-    first: date
-    last: date
-
-
-def _days(text: str, today: date, region: str) -> Union[_Days, Invalid, None]:
-    """The day (or days) asked for; None when the text names none."""
-    if re.search(r"\byesterday\b|\blast week\b", text):
-        return _Days(today - timedelta(days=1), today - timedelta(days=1))
-    if re.search(r"\bday after tomorrow\b", text):
-        return _Days(today + timedelta(days=2), today + timedelta(days=2))
-    if re.search(r"\b(tomorrow|tmrw|tmr|tomorow|tommorow|tommorrow)\b", text):
-        return _Days(today + timedelta(days=1), today + timedelta(days=1))
-    if re.search(r"\btoday\b", text):
-        return _Days(today, today)
-    weekday = WEEKDAY_RE.search(text)
-    next_monday = today + timedelta(days=7 - today.weekday())
-    if re.search(r"\bnext week\b", text):
-        if weekday:  # "Tuesday next week"
-            day = next_monday + timedelta(days=WEEKDAYS[weekday.group(2)])
-            return _Days(day, day)
-        return _Days(next_monday, next_monday + timedelta(days=4))
-    if weekday:
-        qualifier, name = weekday.groups()
-        ahead = (WEEKDAYS[name] - today.weekday()) % 7
-        if qualifier == "last":
-            ahead -= 7
-        elif qualifier == "next" and ahead == 0:
-            ahead = 7
-        return _Days(today + timedelta(days=ahead), today + timedelta(days=ahead))
-    if FLEXIBLE.search(text):
-        day = _next_weekday(today + timedelta(days=1))
-        return _Days(day, day)
-    text = re.sub(r"\bmay (i|we)\b", " ", text)
-    ordinal = ORDINAL_DAY.search(text)
-    if ordinal and not MONTH.search(text):
-        return _day_of_month(int(ordinal.group(1)), today)
-    return _explicit_date(text, today, region)
-
-
-def _day_of_month(number: int, today: date) -> Union[_Days, Invalid]:
-    """The next date with this day of the month, today included."""
-    year, month = today.year, today.month
-    for _ in range(3):
-        try:
-            day = date(year, month, number)
-        except ValueError:
-            day = None
-        if day and day >= today:
-            return _Days(day, day)
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return Invalid(f"There is no day {number} in the coming months. Please choose another day.", attempt=True)
-
-
-def _explicit_date(text: str, today: date, region: str) -> Optional[_Days]:
-    words = [w for w in text.split() if w not in FILLER]
-    if not words:
-        return None
-    parsed = dateparser.parse(
-        " ".join(words),
-        languages=["en"],
-        settings={
-            "PREFER_DATES_FROM": "current_period",
-            "RELATIVE_BASE": datetime.combine(today, time(12)),
-            "DATE_ORDER": "MDY" if region in {"US", "CA", "PH"} else "DMY",
-            "REQUIRE_PARTS": ["day"],
-        },
-    )
-    if parsed is None:
-        return None
-    day = parsed.date()
-    # "3 Mar" in November means next March; "20 Nov" on 25 Nov is a past date.
-    if day < today and not re.search(r"\b20\d\d\b", text) and (today - day).days > 90:
-        day = _next_year(day)
-    return _Days(day, day)
-
-
-def _next_year(day: date) -> date:
-    try:
-        return day.replace(year=day.year + 1)
-    except ValueError:  # 29 February
-        return date(day.year + 1, 3, 1)
-
-
-def parse_period(text: str, now: datetime, region: str = "US") -> Union[Dict[str, Any], Invalid]:
-    """Free text such as "next Tuesday afternoon" -> a requested period in now's time zone.
-
-    A part of day maps to its hours (afternoon 12:00-17:00), a bare day to the
-    opening hours (09:00-17:00); "any weekday morning" to the next weekday morning.
-    """
-    normal = text.lower().replace("’", "'").replace("a.m.", "am").replace("p.m.", "pm")
-    normal = re.sub(r"\bthis (morning|afternoon|evening)\b", r"today \1", normal)
-    normal = re.sub(r"\btonight\b", "today evening", normal)
-    normal = " ".join(re.sub(r"[,!?;]|\.(\s|$)", " ", normal).split())
-    window, rest = _time_window(normal)
-    today = now.date()
-    days = _days(rest, today, region)
-    if isinstance(days, Invalid):
-        return days  # an impossible day of the month
-    if days is None:
-        if window is None:
-            return Invalid(
-                "Sorry, I couldn't work out a day from that. Please give a day and, if you like, "
-                f"a time of day, for example {EXAMPLES}."
-            )
-        first = _next_weekday(today + timedelta(days=1))
-        days = _Days(first, first)
-    opening, closing = window or (OPENING, CLOSING)
-    period = Period(
-        datetime.combine(days.first, opening, tzinfo=now.tzinfo),
-        datetime.combine(days.last, closing, tzinfo=now.tzinfo),
-    )
-    if period.end <= now:
-        return Invalid(f"{period.human()} is in the past. Please choose a day and time from now on.", attempt=True)
-    if (days.first - today).days > MAX_DAYS_AHEAD:
-        return Invalid("That is more than a year ahead. Please choose a day within the next 12 months.", attempt=True)
-    return {TIME: text.strip(), START: period.start.isoformat(), END: period.end.isoformat()}
+# --- Days and times in slots -----------------------------------------------------------------
 
 
 def clinic_now() -> datetime:
     return datetime.now(ZoneInfo(clinic_details().timezone))
 
 
-def stored_period(slots: Dict[str, Any]) -> Optional[Period]:
+def time_slots(request: TimeRequest) -> Dict[str, Any]:
+    """The patient's words, the period they span and, for a flexible preference, its
+    days and hours (see README, booking: what a vague time stores)."""
+    return {
+        TIME: request.text, START: request.start.isoformat(), END: request.end.isoformat(),
+        FLEXIBLE: request.flexible.as_slot() if request.flexible else None,
+    }
+
+
+def stored_time(slots: Dict[str, Any]) -> Optional[TimeRequest]:
     if not slots.get(START) or not slots.get(END):
         return None
-    return Period(datetime.fromisoformat(slots[START]), datetime.fromisoformat(slots[END]))
+    flexible = None
+    if slots.get(FLEXIBLE):
+        flexible = Flexible.from_slot(slots[FLEXIBLE])
+    return TimeRequest(slots.get(TIME) or "", datetime.fromisoformat(slots[START]),
+                       datetime.fromisoformat(slots[END]), flexible)
 
 
-# --- The forms -----------------------------------------------------------------------
+# --- Reading a message ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Context:
-    """What answer parsing needs besides the text."""
+    """What reading an answer needs besides the text."""
 
     intent: Optional[str]
     region: str
     now: datetime
     own_number: Optional[str]
-    changeable: Sequence[str] = tuple(FIELDS)
+    form: str
 
 
-def parse_answer(slot: str, text: str, ctx: Context) -> Parsed:
-    """Read `text` as the answer to the question for `slot`."""
+Outcome = Union[Dict[str, Any], Invalid]
+
+
+def read_method(text: str, region: str) -> Outcome:
+    """An email or a phone number typed at the contact-method question sets both."""
+    email = find_email(text)
+    if email:
+        return {METHOD: "email", EMAIL: email}
+    phone = find_phone(text, region)
+    if phone:
+        texting = parse_method(text) == "sms"
+        return {METHOD: "sms" if texting else "phone", PHONE: phone}
+    method = parse_method(text)
+    return method if isinstance(method, Invalid) else {METHOD: method}
+
+
+def read_answer(slot: str, text: str, ctx: Context) -> Outcome:
+    """Slot updates for `text` read as the answer to `slot`'s question, or why not."""
     if slot == NAME:
-        return parse_name(text)
+        if ctx.form == "callback_form" and declines_name(text):
+            return {NAME: None, NAME_WITHHELD: True}
+        name = parse_name(text)
+        return name if isinstance(name, Invalid) else {NAME: name, NAME_WITHHELD: None}
     if slot == METHOD:
-        return parse_method(text)
+        return read_method(text, ctx.region)
     if slot == PHONE:
-        return parse_phone(text, ctx.region, ctx.own_number)
+        phone = parse_phone(text, ctx.region, ctx.own_number)
+        # A call-back needs a phone: only a booking can be answered by email instead.
+        email = find_email(text) if isinstance(phone, Invalid) and ctx.form == "booking_form" else None
+        # The expected type first; an email address instead of a number changes the method.
+        return {METHOD: "email", EMAIL: email} if email else _single(PHONE, phone)
     if slot == EMAIL:
-        return parse_email(text)
+        email = parse_email(text)
+        phone = find_phone(text, ctx.region) if isinstance(email, Invalid) else None
+        return {METHOD: "phone", PHONE: phone} if phone else _single(EMAIL, email)
     if slot == TIME:
-        return parse_period(text, ctx.now, ctx.region)
+        if ctx.intent in ("faq", "out_of_scope", "nlu_fallback") and OTHER_QUESTION.match(text):
+            return Invalid("question")  # "what's the weather like tomorrow?" names a day, asks another thing
+        period = parse_period(text, ctx.now, ctx.region)
+        return period if isinstance(period, Invalid) else time_slots(period)
     if slot == REASON:
-        return parse_reason(text)
-    if slot in (CONSENT, CONFIRMED):
-        answer = yes_or_no(text, ctx.intent)
+        return _single(REASON, parse_reason(text))
+    if slot == TOPIC:
+        return {TOPIC: False if SKIP.search(text) else text.strip()[:500]}
+    if slot == CONSENT:
+        answer = explicit_consent(text, ctx.intent)
         if answer is None:
-            return Invalid(
-                "Please answer yes or no: do you agree to be contacted about this request?"
-                if slot == CONSENT else "Please choose Confirm, Change something or Cancel."
-            )
-        if slot == CONSENT:
-            return {CONSENT: answer, CONSENT_VER: CONSENT_VERSION if answer else None}
-        # "No" to the summary means something needs changing.
-        return {CONFIRMED: True} if answer else {PENDING: True}
-    if slot == FIELD:
-        field = field_named(text)
-        if field is None and (yes_or_no(text, ctx.intent) is not None or NOTHING_TO_CHANGE.search(text)):
-            return {PENDING: False}  # nothing to change after all: back to the summary
-        if field is None:
-            labels = ", ".join(FIELDS[f][1].lower() for f in ctx.changeable)
-            return Invalid(f"Please choose what to change: {labels}.")
-        return {FIELD: field}
-    raise ValueError(f"no parser for slot {slot}")
+            return Invalid("consent")
+        return {CONSENT: answer, CONSENT_VER: CONSENT_VERSION if answer else None}
+    if slot == CONFIRMED:
+        answer = yes_or_no(text, ctx.intent)
+        if answer is None and not (ctx.intent == "change_field" or is_change_request(text)):
+            return Invalid("booking_confirmed")
+        # "No" (or "change something") at the summary: ask what to change.
+        return {CONFIRMED: True} if answer else {CONFIRMED: None, PENDING: True, FIELD: None}
+    raise ValueError(f"no reader for slot {slot}")
+
+
+def _single(slot: str, value: Union[str, Invalid]) -> Outcome:
+    return value if isinstance(value, Invalid) else {slot: value}
 
 
 def latest_intent(tracker: Tracker) -> Optional[str]:
@@ -668,140 +260,302 @@ def is_new_message(tracker: Tracker, form: str) -> bool:
 class RequestFormValidation(FormValidationAction, abc.ABC):
     """Shared by the booking and call-back forms; see the module docstring."""
 
-    # Fields this form lets the patient change.
-    changeable: Sequence[str] = ()
+    changeable: Sequence[str] = ()  # the fields this form lets the patient change
+    stuck_response = "utter_form_stuck"
+    field_miss_response = "field_to_change"
 
     @abc.abstractmethod
     def needed_slots(self, slots: Dict[str, Any]) -> List[str]:
         """The slots this form asks for, in order, given what is known so far."""
 
-    def staff_offer(self) -> Tuple[str, Buttons]:
-        details = clinic_details()
-        return (
-            "This seems to be getting stuck, sorry. If you prefer, our staff can call you back, "
-            f"or you can call the clinic at {details.phone} ({details.hours}).",
-            [{"title": "Talk to staff", "payload": "/human_handoff"},
-             {"title": "Cancel", "payload": "/cancel"}],
-        )
+    # --- Which slots, in which order ---------------------------------------------------------
 
-    def next_slot(self, slots: Dict[str, Any]) -> Optional[str]:
+    async def required_slots(
+        self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker,
+        domain: DomainDict,
+    ) -> List[Text]:
+        slots = tracker.slots
         if slots.get(CONSENT) is False:
-            return None  # declined: the form ends and nothing is stored
-        if slots.get(PENDING):
-            return FIELD  # "change something": ask what, before anything else
-        return next((s for s in self.needed_slots(slots) if slots.get(s) is None), None)
+            return []  # declined: the form ends and nothing is stored
+        needed = self.needed_slots(slots)
+        return [FIELD, *needed] if slots.get(PENDING) else needed
 
-    async def run(
+    async def next_requested_slot(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
-        slots = dict(tracker.slots)
-        updates: Dict[str, Any] = {}
-        if is_new_message(tracker, self.form_name()):
-            handled = self.read_message(dispatcher, tracker, slots)
-            if handled is None:
-                return []  # not an answer: the form rejects, rules take the message
-            updates = handled
-            slots.update(updates)
-        events: List[EventType] = [SlotSet(key, value) for key, value in updates.items()]
-        return events + [SlotSet(REQUESTED_SLOT, self.next_slot(slots))]
+    ) -> Optional[EventType]:
+        # Always decided here (the base class leaves it to Rasa when the list matches the domain's).
+        required = await self.required_slots([], dispatcher, tracker, domain)
+        return SlotSet(REQUESTED_SLOT, next((s for s in required if tracker.slots.get(s) is None), None))
+
+    def question(self, tracker: Tracker) -> Optional[str]:
+        """The slot whose question the patient is answering."""
+        slots = tracker.slots
+        requested = slots.get(REQUESTED_SLOT)
+        needed = self.needed_slots(slots)
+        if requested not in (None, FIELD) and requested not in needed:
+            # Rasa picked the slot itself (this action was unreachable): the patient
+            # is answering the question this form would have asked.
+            requested = next((s for s in needed if slots.get(s) is None), None)
+        return requested
 
     def context(self, tracker: Tracker) -> Context:
         details = clinic_details()
         return Context(
-            intent=latest_intent(tracker),
-            region=details.default_region,
-            now=clinic_now(),
+            intent=latest_intent(tracker), region=details.default_region, now=clinic_now(),
             own_number=sender_phone(tracker.get_latest_input_channel(), tracker.sender_id,
                                     details.default_region),
-            changeable=self.changeable,
+            form=self.form_name(),
         )
 
-    def read_message(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, slots: Dict[str, Any]
-    ) -> Optional[Dict[str, Any]]:
-        """Slot updates for the patient's latest message, or None if it answers nothing."""
-        ctx = self.context(tracker)
+    # --- Extraction: which slot the message is for -----------------------------------------
+
+    def target(self, tracker: Tracker) -> Optional[Tuple[str, str]]:
+        """(slot, text to read) for the latest message, or None when it answers nothing.
+
+        Worked out once per run, from the slots as they were when the message came:
+        rasa-sdk updates tracker.slots after each extract_<slot> and validate_<slot>,
+        which would otherwise change the answer half-way through."""
+        if not hasattr(tracker, "_form_reading"):
+            asked = self.question(tracker)
+            tracker._form_reading = (asked, self._target(tracker, asked))  # type: ignore[attr-defined]
+        return tracker._form_reading[1]  # type: ignore[attr-defined]
+
+    def asked(self, tracker: Tracker) -> Optional[str]:
+        """The question the latest message answers (as target() found it)."""
+        self.target(tracker)
+        return tracker._form_reading[0]  # type: ignore[attr-defined]
+
+    def _target(self, tracker: Tracker, asked: Optional[str]) -> Optional[Tuple[str, str]]:
+        if not is_new_message(tracker, self.form_name()) or asked is None:
+            return None
         text = tracker.latest_message.get("text") or ""
-        requested = slots.get(REQUESTED_SLOT)
-        if requested not in (None, FIELD) and requested not in self.needed_slots(slots):
-            # Rasa picked the slot itself (this action was unreachable): the patient
-            # is answering the question this form would have asked.
-            requested = self.next_slot(slots)
-        if ctx.intent == "medical_emergency" or (ctx.intent == "cancel" and CANCEL_WORDS.search(text)):
+        ctx = self.context(tracker)
+        intent = ctx.intent
+        if intent == "cancel" and not CANCEL_WORDS.search(text):
+            intent = None  # "I don't mind" is not "never mind"
+        if intent == "medical_emergency" or intent == "cancel":
             return None
-        if requested == CONFIRMED and wants_change(text, ctx.intent) and field_named(text):
-            return self.change(text, ctx)  # "no, change my phone number" at the summary
-        parsed = parse_answer(requested, text, ctx) if requested else None
-        if isinstance(parsed, dict):
-            return self.accept(dispatcher, requested, parsed, slots, text, ctx)
-        if requested != FIELD and wants_change(text, ctx.intent):
-            return self.change(text, ctx)
-        if parsed is None or (ctx.intent in NOT_ANSWERS and not parsed.attempt):
+        if is_pause(text):
+            return asked, text
+        corrected = self.corrected_slot(text, asked, tracker)
+        if corrected:
+            return corrected, text
+        if intent in STEP_ASIDE and not self.usable(asked, text, ctx):
             return None
-        return self.miss(dispatcher, requested, parsed, slots)
+        return asked, text
 
-    def accept(
-        self, dispatcher: CollectingDispatcher, requested: str, parsed: Dict[str, Any],
-        slots: Dict[str, Any], text: str, ctx: Context,
-    ) -> Dict[str, Any]:
-        if requested == FIELD:
-            if FIELD not in parsed:
-                return {**parsed, MISSES: None}
-            if parsed[FIELD] not in self.changeable:
-                labels = ", ".join(FIELDS[f][1].lower() for f in self.changeable)
-                return self.miss(dispatcher, FIELD, Invalid(f"I can change these: {labels}."), slots)
-            return self.change(text, ctx, field=parsed[FIELD])
-        if requested == CONFIRMED and parsed.get(PENDING):
-            return {PENDING: True, FIELD: None, MISSES: None}
-        editing = slots.get(FIELD)
-        done_editing = {FIELD: None} if editing and FIELD_SLOT[editing] == requested else {}
-        return {**parsed, **done_editing, MISSES: None}
+    def corrected_slot(self, text: str, asked: str, tracker: Tracker) -> Optional[str]:
+        """The slot of a field already given that the message corrects, if any."""
+        if asked == FIELD or not (is_change_request(text) or latest_intent(tracker) == "change_field"):
+            return None
+        field = field_named(text)
+        if field is None or field not in self.changeable:
+            return None
+        slot = FIELDS[field][0]
+        given = tracker.slots.get(slot) is not None or (slot == NAME and tracker.slots.get(NAME_WITHHELD))
+        return slot if slot != asked and given else None
 
-    def change(self, text: str, ctx: Context, field: Optional[str] = None) -> Dict[str, Any]:
-        """Clear the field to change, or take its new value from the same message."""
-        field = field or field_named(text)
-        if field not in self.changeable:
-            return {PENDING: True, FIELD: None, CONFIRMED: None, MISSES: None}
-        updates: Dict[str, Any] = {slot: None for slot in FIELDS[field][0]}
+    def usable(self, slot: str, text: str, ctx: Context) -> bool:
+        """Whether a message with a non-answer intent still reads as (an attempt at) an answer."""
+        if (slot == CONSENT and consent_question(text)) or privacy_question(text):
+            return True  # answered here, whatever the classifier thought
+        if slot == FIELD:
+            return field_named(text) is not None
+        outcome = read_answer(slot, text, ctx)
+        return not isinstance(outcome, Invalid) or outcome.attempt
+
+    def _extract(self, slot: str, tracker: Tracker) -> Dict[Text, Any]:
+        found = self.target(tracker)
+        return {slot: found[1]} if found and found[0] == slot else {}
+
+    def extract_patient_name(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                             domain: DomainDict) -> Dict[Text, Any]:
+        return self._extract(NAME, tracker)
+
+    def extract_contact_method(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                               domain: DomainDict) -> Dict[Text, Any]:
+        return self._extract(METHOD, tracker)
+
+    def extract_patient_phone(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                              domain: DomainDict) -> Dict[Text, Any]:
+        return self._extract(PHONE, tracker)
+
+    def extract_patient_email(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                              domain: DomainDict) -> Dict[Text, Any]:
+        return self._extract(EMAIL, tracker)
+
+    def extract_preferred_time(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                               domain: DomainDict) -> Dict[Text, Any]:
+        return self._extract(TIME, tracker)
+
+    def extract_visit_reason(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                             domain: DomainDict) -> Dict[Text, Any]:
+        return self._extract(REASON, tracker)
+
+    def extract_callback_topic(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                               domain: DomainDict) -> Dict[Text, Any]:
+        return self._extract(TOPIC, tracker)
+
+    def extract_contact_consent(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                domain: DomainDict) -> Dict[Text, Any]:
+        return self._extract(CONSENT, tracker)
+
+    def extract_booking_confirmed(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                  domain: DomainDict) -> Dict[Text, Any]:
+        return self._extract(CONFIRMED, tracker)
+
+    def extract_field_to_change(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                domain: DomainDict) -> Dict[Text, Any]:
+        return self._extract(FIELD, tracker)
+
+    # --- Validation: what the text means -------------------------------------------------------
+
+    def validate_patient_name(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                              domain: DomainDict) -> Dict[Text, Any]:
+        return self.check(NAME, value, dispatcher, tracker)
+
+    def validate_contact_method(self, value: Any, dispatcher: CollectingDispatcher,
+                                tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        return self.check(METHOD, value, dispatcher, tracker)
+
+    def validate_patient_phone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                               domain: DomainDict) -> Dict[Text, Any]:
+        return self.check(PHONE, value, dispatcher, tracker)
+
+    def validate_patient_email(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                               domain: DomainDict) -> Dict[Text, Any]:
+        return self.check(EMAIL, value, dispatcher, tracker)
+
+    def validate_preferred_time(self, value: Any, dispatcher: CollectingDispatcher,
+                                tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        return self.check(TIME, value, dispatcher, tracker)
+
+    def validate_visit_reason(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                              domain: DomainDict) -> Dict[Text, Any]:
+        return self.check(REASON, value, dispatcher, tracker)
+
+    def validate_callback_topic(self, value: Any, dispatcher: CollectingDispatcher,
+                                tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        return self.check(TOPIC, value, dispatcher, tracker)
+
+    def validate_contact_consent(self, value: Any, dispatcher: CollectingDispatcher,
+                                 tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        return self.check(CONSENT, value, dispatcher, tracker)
+
+    def validate_booking_confirmed(self, value: Any, dispatcher: CollectingDispatcher,
+                                   tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        return self.check(CONFIRMED, value, dispatcher, tracker)
+
+    def validate_field_to_change(self, value: Any, dispatcher: CollectingDispatcher,
+                                 tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        """"Change email" (or "change email to ...") after "What would you like to change?"."""
+        text = str(value)
+        ctx = self.context(tracker)
+        field = field_named(text)
+        if field is None and (yes_or_no(text, ctx.intent) is not None or nothing_to_change(text)):
+            return {FIELD: None, PENDING: False, MISSES: None}  # nothing after all: the summary again
+        if field is None or field not in self.changeable:
+            return self.miss(dispatcher, FIELD, Invalid(self.field_miss_response), tracker)
+        return self.change(field, new_value_text(text, field), dispatcher, tracker, ctx)
+
+    def check(self, slot: str, value: Any, dispatcher: CollectingDispatcher,
+              tracker: Tracker) -> Dict[Text, Any]:
+        """Fill `slot` from the text extracted for it, or say why not."""
+        found = self.target(tracker)
+        if found is None or found[0] != slot:
+            # Not read from this message: a value Rasa validates again when a form starts
+            # with slots already filled (the name and phone a call-back keeps). It was
+            # read when the patient gave it.
+            return {slot: value}
+        text = str(value)
+        ctx = self.context(tracker)
+        if slot != self.asked(tracker):
+            field = FIELD_OF_SLOT[slot]
+            return self.change(field, new_value_text(text, field), dispatcher, tracker, ctx)
+        if is_pause(text):
+            dispatcher.utter_message(response="utter_take_your_time")
+            return {slot: None}
+        outcome = read_answer(slot, text, ctx)
+        if isinstance(outcome, dict):
+            return self.accept(slot, outcome, dispatcher, tracker)
+        topic = consent_question(text) if slot == CONSENT else privacy_question(text)
+        if topic:
+            dispatcher.utter_message(response=f"utter_consent_{topic}",
+                                     retention_days=str(clinic_details().retention_days))
+            return {slot: None}
+        if is_question(text) and not outcome.attempt:
+            outcome = Invalid("question")
+        return self.miss(dispatcher, slot, outcome, tracker)
+
+    def accept(self, slot: str, updates: Dict[str, Any], dispatcher: CollectingDispatcher,
+               tracker: Tracker) -> Dict[str, Any]:
+        editing = tracker.slots.get(FIELD)
+        done = {FIELD: None} if editing and FIELDS[editing][0] == slot else {}
+        if slot == TIME:
+            self.say_time(updates, dispatcher)
+        if slot == NAME and updates.get(NAME_WITHHELD):
+            dispatcher.utter_message(response="utter_callback_without_name")
+        return {**updates, **done, MISSES: None}
+
+    @staticmethod
+    def say_time(updates: Dict[str, Any], dispatcher: CollectingDispatcher) -> None:
+        """Echo how the words were read ("next Wednesday" -> Wed 2 Dec), so a misreading shows."""
+        when = stored_time(updates)
+        if when is None:
+            return
+        response = "utter_time_noted_flexible" if when.flexible else "utter_time_noted"
+        dispatcher.utter_message(response=response, when=when.human())
+
+    def change(self, field: str, text: str, dispatcher: CollectingDispatcher, tracker: Tracker,
+               ctx: Context) -> Dict[str, Any]:
+        """Clear a field to ask it again, or take its new value from the same message."""
+        updates: Dict[str, Any] = {slot: None for slot in FIELDS[field]}
         updates.update({PENDING: False, CONFIRMED: None, MISSES: None, FIELD: field})
-        new_value = parse_answer(FIELD_SLOT[field], _new_value_text(text, field), ctx)
-        if isinstance(new_value, dict):
+        slot = FIELDS[field][0]
+        new_value = read_answer(slot, text, ctx) if text.strip() else None
+        if isinstance(new_value, dict) and any(v is not None for v in new_value.values()):
             updates.update({**new_value, FIELD: None})
+            self.say_changed(field, updates, dispatcher)
+            if self.asked(tracker) != CONFIRMED:  # at the summary, the summary itself follows
+                self.show_so_far({**tracker.slots, **updates}, dispatcher)
         return updates
 
-    def miss(
-        self, dispatcher: CollectingDispatcher, slot: str, invalid: Invalid, slots: Dict[str, Any]
-    ) -> Dict[str, Any]:
-        """Say why the answer can't be used; after three misses offer staff as well."""
-        previous = slots.get(MISSES) or {}
+    def show_so_far(self, slots: Dict[str, Any], dispatcher: CollectingDispatcher) -> None:
+        """After a correction before the summary: what the request holds now."""
+
+    @staticmethod
+    def say_changed(field: str, updates: Dict[str, Any], dispatcher: CollectingDispatcher) -> None:
+        values: Dict[str, str] = {}
+        if field == "name":
+            values["name"] = updates.get(NAME) or ""
+        elif field == "phone":
+            values["phone"] = display_phone(updates[PHONE])
+        elif field == "email":
+            values["email"] = updates[EMAIL]
+        elif field == "time":
+            when = stored_time(updates)
+            values["when"] = when.human() if when else ""
+        elif field == "reason":
+            values["reason"] = reason_label(updates[REASON])
+        elif field == "contact_method":
+            values["contact"] = method_label(updates[METHOD])
+        dispatcher.utter_message(response=f"utter_changed_{field}", **values)
+
+    def miss(self, dispatcher: CollectingDispatcher, slot: str, invalid: Invalid,
+             tracker: Tracker) -> Dict[str, Any]:
+        """Say why the answer can't be used; after three misses offer a call-back and the phone."""
+        previous = tracker.slots.get(MISSES) or {}
         count = previous.get("count", 0) + 1 if previous.get("slot") == slot else 1
-        dispatcher.utter_message(text=invalid.message)
+        dispatcher.utter_message(response=f"utter_invalid_{invalid.reason}", **invalid.values)
         if count >= MAX_MISSES:
-            text, buttons = self.staff_offer()
-            dispatcher.utter_message(text=text, buttons=buttons)
+            dispatcher.utter_message(response=self.stuck_response)
         return {slot: None, MISSES: {"slot": slot, "count": count}}
-
-
-CHANGE_REQUEST = re.compile(r"\b(change|correct|update|fix|edit)\s+(my|the|your|that)\b", re.I)
-
-
-def wants_change(text: str, intent: Optional[str]) -> bool:
-    """"change my phone number" (the classifier's change_field, or the words themselves)."""
-    return intent == "change_field" or bool(CHANGE_REQUEST.search(text) and field_named(text))
-
-
-def _new_value_text(text: str, field: str) -> str:
-    """'change my name to Jane Doe' -> 'Jane Doe'; phone numbers and emails are found anywhere."""
-    if field in ("phone", "email"):
-        return text
-    match = re.search(r"\b(?:to|should be)\s+(.+)$", text, re.I)
-    return match.group(1) if match else ""
 
 
 class ValidateBookingForm(RequestFormValidation):
     changeable = tuple(FIELDS)
 
-    def name(self) -> str:
+    def name(self) -> Text:
         return "validate_booking_form"
 
     def needed_slots(self, slots: Dict[str, Any]) -> List[str]:
@@ -814,109 +568,70 @@ class ValidateBookingForm(RequestFormValidation):
         return needed + [TIME, REASON, CONSENT, CONFIRMED]
 
 
+    def show_so_far(self, slots: Dict[str, Any], dispatcher: CollectingDispatcher) -> None:
+        dispatcher.utter_message(response="utter_summary_so_far", **summary_values(slots))
+
+
 class ValidateCallbackForm(RequestFormValidation):
     changeable = ("name", "phone")
+    stuck_response = "utter_form_stuck_callback"
+    field_miss_response = "field_to_change_callback"
 
-    def name(self) -> str:
+    def name(self) -> Text:
         return "validate_callback_form"
 
     def needed_slots(self, slots: Dict[str, Any]) -> List[str]:
-        return [NAME, PHONE, CONSENT]
-
-    def staff_offer(self) -> Tuple[str, Buttons]:
-        details = clinic_details()
-        return (
-            "This seems to be getting stuck, sorry. You can call the clinic directly at "
-            f"{details.phone} ({details.hours}), or type \"cancel request\" to stop.",
-            [{"title": "Cancel", "payload": "/cancel"}],
-        )
+        # A call-back needs only a phone number: a patient may keep their name to themselves.
+        name = [] if slots.get(NAME_WITHHELD) else [NAME]
+        return [*name, PHONE, TOPIC, CONSENT]
 
 
-# --- Asking the questions ------------------------------------------------------------
+# --- Questions that depend on the conversation --------------------------------------------------
 
 
-def question_text(slot: str) -> str:
-    return QUESTIONS[slot].format(**clinic_details().as_template_values())
-
-
-class AskForSlot(Action, abc.ABC):
-    """Asks one form question (the form calls action_ask_<slot>)."""
-
-    @property
-    @abc.abstractmethod
-    def slot(self) -> str:
-        """The slot this question fills."""
-
-    def name(self) -> str:
-        return f"action_ask_{self.slot}"
-
-    def message(self, tracker: Tracker) -> Tuple[str, Optional[Buttons]]:
-        return question_text(self.slot), BUTTONS.get(self.slot)
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
-        text, buttons = self.message(tracker)
-        dispatcher.utter_message(text=text, buttons=buttons or [])
-        return []
-
-
-# One ask action per question with a fixed text; the action server registers
-# every concrete Action subclass, and this list keeps the classes alive.
-FIXED_QUESTIONS = [
-    type(f"ActionAsk_{slot}", (AskForSlot,), {"slot": slot, "__module__": __name__})
-    for slot in (NAME, METHOD, EMAIL, TIME, REASON, CONSENT)
-]
-
-
-class ActionAskFieldToChange(AskForSlot):
-    """Offers only the fields the active form has."""
-
-    slot = FIELD
-
-    def message(self, tracker: Tracker) -> Tuple[str, Optional[Buttons]]:
-        fields = ValidateCallbackForm.changeable if tracker.active_loop_name == "callback_form" else FIELDS
-        return question_text(FIELD), [
-            {"title": FIELDS[f][1], "payload": f"Change {FIELDS[f][1].lower()}"} for f in fields
-        ]
-
-
-class ActionAskPatientPhone(AskForSlot):
+class ActionAskPatientPhone(Action):
     """On SMS/WhatsApp, offers the number the patient writes from."""
 
-    slot = PHONE
+    def name(self) -> Text:
+        return "action_ask_patient_phone"
 
-    def message(self, tracker: Tracker) -> Tuple[str, Optional[Buttons]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
         own = sender_phone(tracker.get_latest_input_channel(), tracker.sender_id,
                            clinic_details().default_region)
         if own is None:
-            return question_text(PHONE), None
-        return PHONE_FROM_SENDER.format(number=display_phone(own)), [
-            {"title": "Use this number", "payload": own}
-        ]
+            dispatcher.utter_message(response="utter_ask_patient_phone")
+        else:
+            dispatcher.utter_message(response="utter_ask_patient_phone_sender",
+                                     number=display_phone(own), number_e164=own)
+        return []
 
 
-def summary_lines(slots: Dict[str, Any]) -> List[str]:
-    lines = [f"Name: {slots.get(NAME)}"]
-    if slots.get(METHOD):
-        lines.append(f"Contact by: {CONTACT_METHODS[slots[METHOD]]}")
-    if slots.get(PHONE):
-        lines.append(f"Phone: {display_phone(slots[PHONE])}")
-    if slots.get(EMAIL):
-        lines.append(f"Email: {slots[EMAIL]}")
-    period = stored_period(slots)
-    if period:
-        lines.append(f"When: {period.human()} (you said \"{slots.get(TIME)}\")")
-    if slots.get(REASON):
-        lines.append(f"Reason: {REASONS[slots[REASON]]}")
-    return lines
+NOT_YET = "-"  # a field not given yet, in the summary so far
 
 
-class ActionAskBookingConfirmed(AskForSlot):
+def summary_values(slots: Dict[str, Any]) -> Dict[str, str]:
+    when = stored_time(slots)
+    method = slots.get(METHOD)
+    contact_known = method == "email" and slots.get(EMAIL) or method in ("phone", "sms") and slots.get(PHONE)
+    return {
+        "name": slots.get(NAME) or NOT_YET,
+        "contact": contact_text(slots) if contact_known else NOT_YET,
+        "when": when.human() if when else NOT_YET,
+        "said": slots.get(TIME) or "",
+        "reason": reason_label(slots[REASON]) if slots.get(REASON) else NOT_YET,
+    }
+
+
+class ActionAskBookingConfirmed(Action):
     """The summary of the booking request, to confirm, change or cancel."""
 
-    slot = CONFIRMED
+    def name(self) -> Text:
+        return "action_ask_booking_confirmed"
 
-    def message(self, tracker: Tracker) -> Tuple[str, Optional[Buttons]]:
-        lines = "\n".join(f"- {line}" for line in summary_lines(tracker.slots))
-        return f"{SUMMARY_INTRO}\n{lines}\n{SUMMARY_QUESTION}", BUTTONS[CONFIRMED]
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        flexible = bool(tracker.slots.get(FLEXIBLE))
+        dispatcher.utter_message(response="utter_summary_flexible" if flexible else "utter_summary",
+                                 **summary_values(tracker.slots))
+        return []

@@ -6,11 +6,11 @@ recognises the bot's questions by their text, as an outside tester would.
 from __future__ import annotations
 
 import re
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Pattern, Tuple
 
-from actions import forms
-from actions.forms import CONFIRMED, CONSENT, EMAIL, METHOD, NAME, PHONE, REASON, TIME
+from actions.forms import CONFIRMED, CONSENT, EMAIL, FIELD, METHOD, NAME, PHONE, REASON, TIME, TOPIC
 from ops.stack import Stack
+from tests.responses import ResponseCatalog
 
 REFERENCE = re.compile(r"reference (VC-[0-9A-Z]{6})")
 
@@ -22,6 +22,7 @@ ANSWERS: Dict[str, str] = {
     EMAIL: "jane.smith@example.org",
     TIME: "next Tuesday afternoon",
     REASON: "Spider vein consultation",
+    TOPIC: "skip",
     CONSENT: "yes, I agree",
     CONFIRMED: "/affirm",  # the Confirm button
 }
@@ -30,16 +31,42 @@ ANSWERS: Dict[str, str] = {
 # --- Talking to the assistant ------------------------------------------------------------
 
 
+# Each question's responses in domain/forms.yml (a form's own wording included).
+QUESTIONS: Dict[str, List[str]] = {
+    NAME: ["utter_ask_patient_name", "utter_ask_callback_form_patient_name"],
+    METHOD: ["utter_ask_contact_method"],
+    PHONE: ["utter_ask_patient_phone", "utter_ask_patient_phone_sender"],
+    EMAIL: ["utter_ask_patient_email"],
+    TIME: ["utter_ask_preferred_time"],
+    REASON: ["utter_ask_visit_reason"],
+    TOPIC: ["utter_ask_callback_topic"],
+    CONSENT: ["utter_ask_contact_consent"],
+    FIELD: ["utter_ask_field_to_change", "utter_ask_callback_form_field_to_change"],
+    CONFIRMED: ["utter_summary", "utter_summary_flexible"],
+}
+
+
+def _pattern(template: str) -> Pattern[str]:
+    """The template with the clinic's details filled and any other {value} matching anything."""
+    parts = re.split(r"\{[a-z_0-9]+\}", template)
+    return re.compile(".*?".join(re.escape(part) for part in parts), re.S)
+
+
+def _question_patterns() -> List[Tuple[str, Pattern[str]]]:
+    catalog = ResponseCatalog.load()
+    return [(slot, _pattern(text)) for slot, names in QUESTIONS.items() for name in names
+            for text in catalog.texts[name]]
+
+
+PATTERNS = _question_patterns()
+
+
 def asked(replies: List[dict]) -> Optional[str]:
     """The slot whose question the bot asked last, if any."""
     for message in reversed(replies):
         text = message.get("text", "")
-        if text.startswith(forms.SUMMARY_INTRO):
-            return CONFIRMED
-        if text.startswith("What phone number should the clinic use?"):
-            return PHONE
-        for slot in forms.QUESTIONS:
-            if text == forms.question_text(slot):
+        for slot, pattern in PATTERNS:
+            if pattern.fullmatch(text):
                 return slot
     return None
 

@@ -20,7 +20,7 @@ import requests
 from actions import forms
 from clinic import store
 from clinic.settings import clinic_details
-from actions.forms import CONFIRMED, CONSENT, EMAIL, METHOD, NAME, PHONE, REASON, TIME
+from actions.forms import CONFIRMED, CONSENT, EMAIL, METHOD, NAME, PHONE, REASON, TIME, TOPIC
 from ops.stack import Stack, StackConfig
 from tests.conftest import free_port
 from tests.booking_driver import ANSWERS, REFERENCE, Patient, asked, texts
@@ -74,9 +74,30 @@ def receiver_accepts(receiver: Receiver) -> Iterator[None]:
     receiver.set_status(200)
 
 
+def clinic_today() -> date:
+    return datetime.now(ZoneInfo(clinic_details().timezone)).date()
+
+
 def next_tuesday() -> date:
-    today = datetime.now(ZoneInfo(clinic_details().timezone)).date()
+    today = clinic_today()
     return today + timedelta(days=(1 - today.weekday()) % 7 or 7)
+
+
+def a_weekday_of_the_month() -> int:
+    """A day of the month from 14 to 18 that falls on a weekday when read as "the Nth"
+    (the next such date), so the answer never names a day the clinic is closed."""
+    today = clinic_today()
+    for number in range(14, 19):
+        year, month = today.year, today.month
+        if number <= today.day:
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        if date(year, month, number).weekday() < 5:
+            return number
+    raise AssertionError("five days in a row that are not weekdays")
+
+
+def all_buttons(replies: List[dict]) -> List[str]:
+    return [b["title"] for m in replies for b in m.get("buttons", [])]
 
 
 def deliveries_of(receiver: Receiver, request_id: str) -> List[Delivery]:
@@ -193,13 +214,14 @@ def test_changing_the_phone_number_at_the_summary(
 def test_an_email_contact_never_asks_for_a_phone(
     booking_stack: Stack, database: str, patient: str
 ) -> None:
-    talk = Patient(booking_stack, patient, {METHOD: "Email", TIME: "the 14th after 3"})
+    day = a_weekday_of_the_month()
+    talk = Patient(booking_stack, patient, {METHOD: "Email", TIME: f"the {day}th after 3"})
     talk.say("i'd like to make an appointment")
     talk.answer_until()
     assert PHONE not in talk.questions and EMAIL in talk.questions
     [request] = stored_for(database, patient)
     assert (request.email, request.phone, request.contact_method) == ("jane.smith@example.org", None, "email")
-    assert request.requested_start.astimezone(ZoneInfo(clinic_details().timezone)).day == 14
+    assert request.requested_start.astimezone(ZoneInfo(clinic_details().timezone)).day == day
 
 
 def test_an_faq_question_mid_form_is_answered_and_the_form_resumes(
@@ -211,6 +233,7 @@ def test_an_faq_question_mid_form_is_answered_and_the_form_resumes(
     replies = talk.say("does the treatment hurt?")
     names = responses.names(replies)
     assert names[0] == "utter_faq/discomfort"
+    assert "Book a consultation" not in all_buttons(replies)  # not while booking
     assert asked(replies) == TIME  # the same question again
     talk.answer_until()
     assert len(stored_for(database, patient)) == 1
@@ -264,7 +287,7 @@ def test_a_callback_request_arrives_as_a_communication_request(
     details = clinic_details()
     assert details.phone in first[0]["text"] and details.hours in first[0]["text"]
     talk.answer_until()
-    assert talk.questions == [NAME, PHONE, CONSENT]
+    assert talk.questions == [NAME, PHONE, TOPIC, CONSENT]
     reference = talk.reference()
 
     [request] = stored_for(database, patient)
@@ -282,11 +305,106 @@ def test_asking_for_staff_mid_booking_switches_to_a_callback_keeping_name_and_ph
     talk.answer_until(stop=lambda slot: slot == TIME)
     replies = talk.say("I'd rather talk to a person")
     assert "call you at +1 212-555-0147" in replies[0]["text"]
-    assert asked(replies) == CONSENT
+    assert asked(replies) == TOPIC  # name and phone kept; what the call is about is optional
     talk.answer_until()
     [request] = stored_for(database, patient)
     assert (request.kind, request.full_name, request.phone) == (
         store.RequestKind.CALLBACK, "Jane Smith", "+12125550147")
+
+
+# --- Whole conversations that never get stuck --------------------------------------------------
+
+
+def test_an_email_typed_at_the_contact_question_is_used_for_both(
+    booking_stack: Stack, database: str, patient: str
+) -> None:
+    talk = Patient(booking_stack, patient, {METHOD: "you can email me at ann.lee@example.org"})
+    talk.say("I'd like to book")
+    talk.answer_until()
+    assert EMAIL not in talk.questions and PHONE not in talk.questions
+    [request] = stored_for(database, patient)
+    assert (request.contact_method, request.email) == ("email", "ann.lee@example.org")
+
+
+def test_a_correction_at_the_summary_shows_the_summary_again(
+    booking_stack: Stack, database: str, patient: str
+) -> None:
+    talk = Patient(booking_stack, patient, {METHOD: "Phone call"})
+    talk.say("book a consultation")
+    talk.answer_until(stop=lambda slot: slot == CONFIRMED)
+    replies = talk.say("actually my number is 617-333-2211 ext 42")
+    assert asked(replies) == CONFIRMED
+    assert "+1 617-333-2211 ext. 42" in replies[-1]["text"] and "212-555-0147" not in replies[-1]["text"]
+    talk.say("/affirm")
+    [request] = stored_for(database, patient)
+    assert request.phone == "+16173332211;ext=42"
+
+
+def test_a_question_at_the_consent_step_is_answered_and_only_a_clear_yes_consents(
+    booking_stack: Stack, database: str, patient: str
+) -> None:
+    talk = Patient(booking_stack, patient)
+    talk.say("I want to book an appointment")
+    talk.answer_until(stop=lambda slot: slot == CONSENT)
+    replies = talk.say("how long do you keep it?")
+    details = clinic_details()
+    assert f"{details.retention_days} days" in replies[0]["text"] and asked(replies) == CONSENT
+    assert asked(talk.say("ok")) == CONSENT  # not a clear yes: asked again
+    talk.answer_until()
+    [request] = stored_for(database, patient)
+    assert request.consent_version == forms.CONSENT_VERSION
+
+
+def test_brb_and_an_off_topic_answer_mid_booking_are_not_declined(
+    booking_stack: Stack, patient: str
+) -> None:
+    talk = Patient(booking_stack, patient)
+    talk.say("book appointment")
+    talk.answer_until(stop=lambda slot: slot == TIME)
+    for text in ("brb", "what's the weather like tomorrow?", "purple elephants"):
+        replies = talk.say(text)
+        assert not any("can't answer that here" in t for t in texts(replies)), texts(replies)
+        assert "Book a consultation" not in all_buttons(replies)
+        assert asked(replies) == TIME
+
+
+def test_a_vague_time_is_a_flexible_preference_in_the_summary_and_the_request(
+    booking_stack: Stack, receiver: Receiver, database: str, patient: str
+) -> None:
+    talk = Patient(booking_stack, patient, {TIME: "whenever, mornings are best"})
+    talk.say("I'd like to book")
+    talk.answer_until(stop=lambda slot: slot == CONFIRMED)
+    assert "When: flexible, Mon-Fri 09:00-12:00" in talk.replies[-1]["text"]
+    talk.answer_until()
+    [request] = stored_for(database, patient)
+    zone = ZoneInfo(clinic_details().timezone)
+    start, end = request.requested_start.astimezone(zone), request.requested_end.astimezone(zone)
+    assert start.date() > clinic_today() and (end - start).days >= 7  # a span, not today
+    assert request.preferred_time_text == "whenever, mornings are best"
+
+
+def test_an_impossible_date_and_a_closed_hour_get_the_reason_and_the_question_again(
+    booking_stack: Stack, patient: str
+) -> None:
+    talk = Patient(booking_stack, patient)
+    talk.say("book appointment")
+    talk.answer_until(stop=lambda slot: slot == TIME)
+    replies = talk.say("February 31st")
+    assert replies[0]["text"].startswith("There is no 31 February") and asked(replies) == TIME
+    replies = talk.say("next Tuesday at 7pm")
+    assert clinic_details().hours in replies[0]["text"] and asked(replies) == TIME
+
+
+def test_a_callback_without_a_name_needs_only_the_phone(
+    booking_stack: Stack, database: str, patient: str
+) -> None:
+    talk = Patient(booking_stack, patient, {NAME: "I'd rather not say", TOPIC: "my test results"})
+    talk.say("can someone call me back?")
+    talk.answer_until()
+    assert talk.questions == [NAME, PHONE, TOPIC, CONSENT]
+    [request] = stored_for(database, patient)
+    assert (request.full_name, request.phone, request.patient_message) == (
+        None, "+12125550147", "my test results")
 
 
 # --- Failures ----------------------------------------------------------------------------
@@ -346,8 +464,9 @@ def test_action_server_restart_mid_booking_and_worker_restart_with_a_pending_req
 
 def test_the_logs_name_no_patient(booking_stack: Stack) -> None:
     """Runs last: nothing the patients of this module gave appears in any log."""
-    details = ["Jane Smith", "Carla Conway", "Carl Back", "jane.smith@example.org",
-               "2125550147", "212-555-0147", "555-0147", "6465550199", "646 555 0199", "6465550123"]
+    details = ["Jane Smith", "Carla Conway", "Carl Back", "jane.smith@example.org", "ann.lee@example.org",
+               "2125550147", "212-555-0147", "555-0147", "6465550199", "646 555 0199", "6465550123",
+               "6173332211", "617-333-2211", "my test results"]
     logs = {path.name: path.read_text() for path in booking_stack.log_dir.glob("*.log")}
     assert {"actions.log", "rasa.log", "worker.log"} <= set(logs)
     leaks = [(name, detail) for name, text in logs.items() for detail in details if detail in text]

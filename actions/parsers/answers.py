@@ -1,0 +1,354 @@
+"""Names, phone numbers, emails, contact methods, visit reasons and yes/no.
+
+Each parser takes the patient's text and returns the value to store or an
+`Invalid` with the reason. Nothing here knows about Rasa, slots or wording.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Optional, Sequence, Tuple, Union
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from actions.parsers import Invalid
+
+MAX_NAME_CHARS = 100
+MAX_NAME_WORDS = 10  # "José María de la Cruz Fernández" has six
+
+QUESTION_START = re.compile(
+    r"^\s*(what|how|why|when|where|which|who|whose|is|are|does|do|did|can|could|will|would|should)\b",
+    re.I,
+)
+
+
+def is_question(text: str) -> bool:
+    return text.strip().endswith("?") or bool(QUESTION_START.match(text))
+
+
+# --- Names -----------------------------------------------------------------------------
+
+# Words that are never part of a name typed in answer to "What is your full name?".
+NOT_NAME_WORDS = set(
+    "what how why when where which is are does did can could would should it its it's my your "
+    "you me i the this that to of for with about want need like book booking appointment cancel "
+    "change help please thanks thank hi hello hey yes no ok okay not don't dont have has much "
+    "many cost price hurt safe work phone email number call text stop quit exit never mind forget "
+    "brb".split()
+)
+NAME_PREFIX = re.compile(
+    r"^\s*(?:(?:hi|hello|hey)\b[,!. ]*)?(?:(?:actually|sorry)[, ]+)?"
+    r"(?:(?:my (?:full )?name is spelled|it's spelled|it is spelled|spelled|my (?:full )?name is|"
+    r"my name's|name is|name:|i am|i'm|im|it's|its|this is|call me)\s+)?",
+    re.I,
+)
+NAME_PUNCTUATION = set(" '’.-‐")  # between the parts of a name: O'Neil, Jean-Luc, St. John
+# Patients who will not give a name (a call-back needs only a phone number).
+NO_NAME = re.compile(
+    r"\b(rather not|prefer not|won'?t say|not say|no name|don'?t want to (say|give)|skip|anonymous|"
+    r"not telling|none of your business|no thanks)\b",
+    re.I,
+)
+
+
+def _is_name_character(char: str) -> bool:
+    # Letters and combining marks of any script (Vietnamese tones, Devanagari vowel signs).
+    return unicodedata.category(char)[0] in "LM" or char in NAME_PUNCTUATION
+
+
+def parse_name(text: str) -> Union[str, Invalid]:
+    """The patient's name as typed (any script), without "my name is" and the like."""
+    name = " ".join(NAME_PREFIX.sub("", unicodedata.normalize("NFC", text)).split()).strip(" .,!")
+    if len(name) > MAX_NAME_CHARS:
+        return Invalid("name_too_long", {"max_chars": str(MAX_NAME_CHARS)}, attempt=True)
+    words = [w.lower().strip(".'’") for w in re.split(r"[ \-]+", name)]
+    looks_right = (
+        len(name) >= 2 or (len(name) == 1 and not name.isascii())  # 李 alone is a name
+    ) and (
+        len(words) <= MAX_NAME_WORDS
+        and all(_is_name_character(c) for c in name)
+        and any(c.isalpha() for c in name)
+        and not any(w in NOT_NAME_WORDS for w in words)
+    )
+    if not looks_right:
+        return Invalid("name")
+    return name
+
+
+def declines_name(text: str) -> bool:
+    """True for "I'd rather not say" at the name question."""
+    return bool(NO_NAME.search(text))
+
+
+# --- Phone numbers ------------------------------------------------------------------------
+
+USE_SENDER = re.compile(
+    r"^\s*(use )?(this|that|the same|same|my)( one| number)?\b|^\s*(yes|yeah|yep|yup|ok|okay|sure|"
+    r"correct|fine)\b",
+    re.I,
+)
+_PHONE_PROBLEMS = {
+    phonenumbers.ValidationResult.TOO_SHORT: "phone_too_short",
+    phonenumbers.ValidationResult.TOO_LONG: "phone_too_long",
+    phonenumbers.ValidationResult.INVALID_COUNTRY_CODE: "phone_country_code",
+    phonenumbers.ValidationResult.INVALID_LENGTH: "phone_length",
+    phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY: "phone_needs_area_code",
+}
+
+
+def stored_phone(number: phonenumbers.PhoneNumber) -> str:
+    """E.164, with an extension in RFC 3966 style: "+16173332211;ext=42"."""
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return f"{e164};ext={number.extension}" if number.extension else e164
+
+
+def display_phone(stored: str) -> str:
+    """"+1 617-333-2211 ext. 42" for a stored number."""
+    return phonenumbers.format_number(phonenumbers.parse(stored), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def example_phone(region: str) -> str:
+    example = phonenumbers.example_number(region) or phonenumbers.parse("+12015550123")
+    return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.NATIONAL)
+
+
+def _phone_problem(text: str, region: str) -> str:
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return "phone_missing"
+    return _PHONE_PROBLEMS.get(phonenumbers.is_possible_number_with_reason(number), "phone_not_in_use")
+
+
+def find_phone(text: str, region: str) -> Optional[str]:
+    """The first valid number anywhere in the text (extension kept), or None."""
+    for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
+        return stored_phone(match.number)
+    return None
+
+
+def parse_phone(text: str, region: str, own_number: Optional[str] = None) -> Union[str, Invalid]:
+    """A valid number anywhere in the text; region for numbers without +country.
+    On SMS/WhatsApp (own_number given) "yes, use this one" means the sender's number."""
+    if own_number and not re.search(r"\d", text) and USE_SENDER.search(text):
+        return own_number
+    found = find_phone(text, region)
+    if found:
+        return found
+    return Invalid(
+        _phone_problem(text, region), {"example": example_phone(region)},
+        attempt=len(re.findall(r"\d", text)) >= 3,
+    )
+
+
+def sender_phone(channel: Optional[str], sender_id: str, region: str) -> Optional[str]:
+    """The patient's own number when they write by SMS or WhatsApp (E.164), else None."""
+    if not channel or not channel.startswith("twilio"):
+        return None
+    try:
+        number = phonenumbers.parse(sender_id.split(":", 1)[-1], region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return stored_phone(number)
+
+
+# --- Email ---------------------------------------------------------------------------------
+
+EMAIL_TOKEN = re.compile(r"[^\s<>(),;:\"']*@[^\s<>(),;:\"']*")
+
+
+def parse_email(text: str) -> Union[str, Invalid]:
+    """The address, normalised (domain lower-cased); the validator's reason when it is wrong."""
+    token = EMAIL_TOKEN.search(text)
+    if not token:
+        return Invalid("email_missing")
+    try:
+        checked = validate_email(token.group(0).rstrip("."), check_deliverability=False)
+    except EmailNotValidError as error:
+        # email-validator's own explanation ("There must be something after the @-sign.")
+        return Invalid("email", {"problem": str(error)}, attempt=True)
+    return checked.normalized
+
+
+def find_email(text: str) -> Optional[str]:
+    found = parse_email(text)
+    return None if isinstance(found, Invalid) else found
+
+
+# --- Choices ---------------------------------------------------------------------------------
+
+
+def _first_match(text: str, options: Sequence[Tuple[str, str]]) -> Optional[str]:
+    """The option whose pattern occurs first in the text."""
+    found = [(m.start(), key) for key, pattern in options for m in [re.search(pattern, text, re.I)] if m]
+    return min(found)[1] if found else None
+
+
+METHOD_PATTERNS = [
+    ("email", r"\be-?mail|\bmail\b"),
+    ("sms", r"\b(text|texts|txt|sms|message|whatsapp)\b"),
+    ("phone", r"\b(phone|call|ring|telephone)\b"),
+]
+REASON_PATTERNS = [
+    ("follow_up", r"\bfollow[\s-]?up|\bcheck[\s-]?up|\breview\b|\bafter my (treatment|session)"),
+    ("spider_vein_consultation", r"\bconsult"),
+    ("sclerotherapy_treatment", r"\bsclero|\btreatment|\binjection|\bsession"),
+    ("spider_vein_consultation", r"\bspider|\bveins?\b|\bassessment|\bfirst visit"),
+    ("other", r"\bother\b|\bsomething else\b|\belse\b"),
+]
+
+
+def parse_method(text: str) -> Union[str, Invalid]:
+    """phone | sms | email."""
+    method = None if is_question(text) else _first_match(text, METHOD_PATTERNS)
+    return Invalid("contact_method") if method is None else method
+
+
+def parse_reason(text: str) -> Union[str, Invalid]:
+    """spider_vein_consultation | sclerotherapy_treatment | follow_up | other."""
+    reason = None if is_question(text) else _first_match(text, REASON_PATTERNS)
+    return Invalid("visit_reason") if reason is None else reason
+
+
+# --- Yes and no ------------------------------------------------------------------------------
+
+NO_WORDS = r"\b(no|nope|nah|don'?t|do not|disagree|never|decline|refuse|not agree)\b"
+YES_WORDS = (
+    r"\b(yes|yeah|yep|yup|ya|sure|ok|okay|agree|agreed|i do|consent|fine|correct|confirm|"
+    r"confirmed|absolutely|definitely|of course|alright|go ahead|right|looks good|perfect|y)\b"
+)
+# Consent needs the patient to say it: "ok", "fine" or "I don't mind" are not a yes to
+# storing their details (they may just acknowledge the question).
+EXPLICIT_YES = re.compile(
+    r"^\W*(yes|yeah|yep|yup|yes please|i agree|i do|i consent|agreed|i give (my )?consent|"
+    r"yes,? i (agree|consent|do))\b(?!.*\b(but|not|don'?t|no)\b)",
+    re.I,
+)
+
+
+def yes_or_no(text: str, intent: Optional[str]) -> Optional[bool]:
+    """True/False for a yes/no answer (typed or a button), None when it is neither."""
+    if intent == "affirm" and text.startswith("/"):
+        return True
+    if intent == "deny" and text.startswith("/"):
+        return False
+    if is_question(text):
+        return None
+    if re.search(r"\b(don'?t|do not) mind\b", text, re.I):
+        return True
+    if re.search(NO_WORDS, text, re.I):
+        return False
+    if re.search(YES_WORDS, text, re.I) or intent == "affirm":
+        return True
+    return False if intent == "deny" else None
+
+
+def explicit_consent(text: str, intent: Optional[str]) -> Optional[bool]:
+    """True only for an explicit yes (or the "Yes, I agree" button); False for a no;
+    None for anything else, including "ok" and "I don't mind"."""
+    if text.strip() == "/affirm":
+        return True
+    if is_question(text):
+        return None
+    if re.search(r"\b(don'?t|do not) mind\b", text, re.I):
+        return None
+    if text.strip() == "/deny" or re.search(NO_WORDS, text, re.I):
+        return False
+    return True if EXPLICIT_YES.search(text) else None
+
+
+# --- Questions about the consent ---------------------------------------------------------------
+
+CONSENT_TOPICS = [  # what a patient asks before agreeing; the first that matches answers
+    ("retention", r"\bhow long\b|\bkeep\b|\bdelete|\bretain|\bretention|\bstored for\b"),
+    ("who", r"\bwho\b|\bshare|\bsee\b|\baccess|\bthird part|\bsell|\bsent to\b"),
+    ("what", r"\bwhat (do you|will you|is|are|gets?)\b.*\b(store|save|keep|record)|\bwhat details\b|"
+             r"\bwhat data\b|\bwhat information\b"),
+    ("why", r"\bwhy\b|\bwhat for\b|\bneed (that|this|it|my)\b|\bwhat does (that|this|it) mean\b|"
+            r"\bmean\b|\bpurpose\b|\bdata\b|\bprivacy\b|\bdetails\b"),
+]
+
+
+def consent_question(text: str) -> Optional[str]:
+    """retention | who | what | why for a question about the consent, else None."""
+    if not is_question(text) and not re.search(r"\bwhy\b|\bwho\b|\bhow long\b", text, re.I):
+        return None
+    return _first_match(text, CONSENT_TOPICS) or "why"
+
+
+# At any other question, a question is about privacy only when it says so.
+PRIVACY_WORDS = re.compile(
+    r"\b(need|want|use|keep|store|do with) (my|that|this|it|them)\b|\bmy (details|data|number|"
+    r"phone|email|name|information)\b|\bprivacy\b|\bpersonal\b|\bwho (will |can )?see\b",
+    re.I,
+)
+
+
+def privacy_question(text: str) -> Optional[str]:
+    """retention | who | what | why for "why do you need my number?" at any question, else None."""
+    return consent_question(text) if is_question(text) and PRIVACY_WORDS.search(text) else None
+
+
+# --- Changes and pauses ---------------------------------------------------------------------------
+
+FIELD_PATTERNS = [
+    ("email", r"\be-?mail"),
+    ("contact_method", r"\bcontact (method|me by|me via|by|via)|\bhow (you|to) contact|\bmethod\b"),
+    ("phone", r"\bphone|\bnumber\b|\bmobile|\bcell\b|\btelephone"),
+    ("name", r"\bname\b|\bspelled\b|\bspelt\b"),
+    ("time", r"\btimes?\b|\bdays?\b|\bdates?\b|\bwhen\b|\bslot\b|\bmorning|\bafternoon|\bevening|"
+             r"\b(mon|tues|wednes|thurs|fri|satur|sun)day"),
+    ("reason", r"\breason|\bvisit\b|\bpurpose|\bconsultation|\btreatment|\bfollow"),
+]
+NOTHING_TO_CHANGE = re.compile(r"\bnothing\b|\bno changes?\b|\ball (good|fine|correct)\b", re.I)
+# "change my phone number", "actually my number is ...", "make it Friday instead",
+# "my name is spelled ...": the patient corrects something already given.
+CHANGE_REQUEST = re.compile(
+    r"\b(change|correct|update|fix|edit)\s+(my|the|your|that|it)\b|^\s*(actually|sorry|oops|wait)\b|"
+    r"\b(make it|instead|rather|wrong|typo|mistake|spelled|spelt)\b",
+    re.I,
+)
+PAUSE = re.compile(
+    r"^\W*(brb|be right back|one (sec|second|moment|minute)|just a (sec|second|moment|minute)|"
+    r"hold on|hang on|give me a (sec|second|moment|minute)|wait a (sec|second|moment|minute)|"
+    r"1 sec|sec|wait)\W*$",
+    re.I,
+)
+
+
+def field_named(text: str) -> Optional[str]:
+    """name | contact_method | phone | email | time | reason, as the text names it."""
+    return _first_match(text, FIELD_PATTERNS)
+
+
+def nothing_to_change(text: str) -> bool:
+    return bool(NOTHING_TO_CHANGE.search(text))
+
+
+def is_change_request(text: str) -> bool:
+    return bool(CHANGE_REQUEST.search(text))
+
+
+def is_pause(text: str) -> bool:
+    """"brb", "one sec": the patient is still there and will answer."""
+    return bool(PAUSE.search(text))
+
+
+def new_value_text(text: str, field: str) -> str:
+    """The new value in a correction: 'change my name to Jane Doe' -> 'Jane Doe'.
+
+    Phone numbers, emails and days are found anywhere in the text; a name after
+    "to", "is", "should be" or "spelled"."""
+    if field in ("phone", "email", "contact_method"):
+        return text
+    if field == "time":
+        return re.sub(r"\b(actually|sorry|make it|change (it|the (day|time|date)) to|instead|rather)\b", " ",
+                      text, flags=re.I)
+    for marker in (r"spelled|spelt", r"to|should be", r"is|it's"):  # the most specific first
+        match = re.search(rf"\b(?:{marker})\s+(.+)$", text, re.I)
+        if match:
+            return match.group(1)
+    return ""

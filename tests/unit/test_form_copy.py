@@ -1,0 +1,83 @@
+"""The forms' words (domain/forms.yml) and the actions that use them.
+
+Rasa's validator sees only responses named in rules and stories; these checks do
+the same for the responses the form actions dispatch, in both directions.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Set
+
+import yaml
+
+from actions import forms
+from actions.parsers import answers
+
+ROOT = Path(__file__).resolve().parents[2]
+COPY = yaml.safe_load((ROOT / "domain" / "forms.yml").read_text(encoding="utf-8"))["responses"]
+DOMAIN = yaml.safe_load((ROOT / "domain" / "domain.yml").read_text(encoding="utf-8"))
+ACTION_SOURCES = [ROOT / "actions" / "forms.py", ROOT / "actions" / "booking.py"]
+PARSER_SOURCES = sorted((ROOT / "actions" / "parsers").glob("*.py"))
+
+
+def _source(paths: list) -> str:
+    return "\n".join(p.read_text(encoding="utf-8") for p in paths)
+
+
+def named_by_actions() -> Set[str]:
+    """Every response an action can dispatch."""
+    actions = _source(ACTION_SOURCES)
+    found = set(re.findall(r'"(utter_[a-z_]+)"', actions))  # each name written out in full
+    reasons = set(re.findall(r'Invalid\(\s*"(\w+)"', _source(PARSER_SOURCES) + actions))
+    reasons |= set(re.findall(r'field_miss_response = "(\w+)"', actions))
+    found |= {f"utter_invalid_{reason}" for reason in reasons}
+    found |= {f"utter_invalid_{reason}" for reason in re.findall(r'"(phone_\w+)"', _source(PARSER_SOURCES))}
+    found |= {f"utter_changed_{field}" for field in forms.FIELDS}
+    found |= {f"utter_consent_{topic}" for topic, _ in answers.CONSENT_TOPICS}
+    return found
+
+
+def asked_by_forms() -> Set[str]:
+    """utter_ask_<slot> and utter_ask_<form>_<slot> for the forms' slots without an ask action."""
+    asked = set()
+    for form, spec in DOMAIN["forms"].items():
+        for slot in spec["required_slots"]:
+            if f"action_ask_{slot}" not in DOMAIN["actions"]:
+                asked |= {f"utter_ask_{slot}", f"utter_ask_{form}_{slot}"}
+    return asked
+
+
+def test_every_response_an_action_names_exists() -> None:
+    assert named_by_actions() - set(COPY) == set()
+
+
+def test_every_response_in_forms_yml_is_used() -> None:
+    assert set(COPY) - named_by_actions() - asked_by_forms() == set()
+
+
+def test_every_question_of_a_form_has_its_words() -> None:
+    for form, spec in DOMAIN["forms"].items():
+        for slot in spec["required_slots"]:
+            assert (f"action_ask_{slot}" in DOMAIN["actions"] or f"utter_ask_{slot}" in COPY
+                    or f"utter_ask_{form}_{slot}" in COPY), (form, slot)
+
+
+def test_no_patient_facing_sentence_is_left_in_the_actions() -> None:
+    # dispatcher.utter_message(text=...) would bypass domain/forms.yml.
+    assert "utter_message(text=" not in _source(ACTION_SOURCES)
+
+
+def test_consent_text_is_pinned_to_its_version() -> None:
+    """Patients agreed to the exact text of a version: a changed text needs a new version."""
+    [variation] = COPY["utter_ask_contact_consent"]
+    digest = hashlib.sha256(variation["text"].encode()).hexdigest()
+    assert {forms.CONSENT_VERSION: digest} == {
+        "2026-11-v1": "574bb14a5c128ff7057540361d32add826e8546d3a8ce75df77e05e3f942ed7c",
+    }, "The consent text changed: give it a new CONSENT_VERSION and pin the new text here."
+
+
+def test_the_labels_shown_back_are_the_button_titles() -> None:
+    assert forms.method_label("sms") == "text message"
+    assert forms.reason_label("follow_up") == "Follow-up visit"

@@ -460,6 +460,17 @@ def test_the_callback_channel_refuses_bad_requests(channel_stack, platform) -> N
     assert user_texts(channel_stack, sender) == []
 
 
+# --- The patches' line in credentials.yml ---------------------------------------------------
+
+
+def test_the_rasa_server_starts_with_every_patch_installed(channel_stack) -> None:
+    """credentials.yml's first entry installed addons/patches before the model loaded."""
+    status = requests.get(f"{channel_stack.rasa_url}/webhooks/rasa_patches/", timeout=30)
+    assert status.status_code == 200
+    assert status.json()["rasa"] == "3.6.21"
+    assert status.json()["patches"] and all(status.json()["patches"].values()), status.json()
+
+
 # --- Privacy ----------------------------------------------------------------------------
 
 
@@ -517,3 +528,4 @@ def test_channels_are_off_without_their_environment(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(10)
+

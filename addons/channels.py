@@ -53,12 +53,13 @@ from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
 from addons.rest import (
-    EMPTY_PROMPT,
+    EMPTY_MESSAGE_REPLY,
     InvalidRequest,
     checked_message,
     checked_metadata,
     checked_sender,
     parse_body,
+    send_system_response,
 )
 from clinic import settings as clinic_settings
 from clinic.settings import CallbackSettings, TwilioSettings
@@ -479,11 +480,12 @@ class TwilioChannel(InputChannel):
     ) -> None:
         """Run one patient message through the assistant and send the turn as one SMS."""
         assert self.sender is not None
+        collector = TwilioTurnCollector()
         if not text.strip():
-            await self.sender.send_turn(sender, [{"text": EMPTY_PROMPT}])
+            await send_system_response(request.app, EMPTY_MESSAGE_REPLY, sender, collector)
+            await self.sender.send_turn(sender, collector.messages)
             return
         text = await self.button_payload(request, sender, text) or text
-        collector = TwilioTurnCollector()
         try:
             await on_new_message(
                 UserMessage(text, collector, sender, input_channel=self.name(), message_id=message_sid)
@@ -601,7 +603,7 @@ class CallbackChannel(InputChannel):
                 return _json_error(400, str(error))
             output = SafeCallbackOutput(_callback_endpoint(self.settings))
             if not text.strip():
-                await output.send_text_message(sender, EMPTY_PROMPT)
+                await send_system_response(request.app, EMPTY_MESSAGE_REPLY, sender, output)
                 return response.text("success")
             try:
                 await on_new_message(

@@ -2,7 +2,7 @@
 
 Same URL and JSON as Rasa's RestInput (POST /webhooks/rest/webhook with
 {"sender": ID, "message": TEXT}), but malformed requests get a clear 4xx, an
-empty message gets a prompt. An over-long message is not cut here: the red-flag
+empty message gets a prompt (utter_empty_message, domain/system.yml). An over-long message is not cut here: the red-flag
 screen reads all of it first, then the NLU declines it politely (addons/red_flags.py,
 MAX_MESSAGE_CHARS). Patient text is never logged.
 """
@@ -14,9 +14,10 @@ import unicodedata
 from asyncio import CancelledError
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
-from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
-from sanic import Blueprint, response
+from rasa.shared.core.trackers import DialogueStateTracker
+from sanic import Blueprint, Sanic, response
 from sanic.exceptions import SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -26,7 +27,7 @@ logger = logging.getLogger(__name__)
 SENDER_ID = re.compile(r"^[A-Za-z0-9_.:@+\-]{1,128}$")
 ALLOWED_CONTROL = {"\n", "\r", "\t"}
 
-EMPTY_PROMPT = "Please type your question about spider veins or sclerotherapy, and I'll do my best to help."
+EMPTY_MESSAGE_REPLY = "utter_empty_message"
 
 
 class InvalidRequest(ValueError):
@@ -71,8 +72,22 @@ def checked_metadata(body: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     return metadata
 
 
-def reply(sender: str, text: str) -> HTTPResponse:
-    return response.json([{"recipient_id": sender, "text": text}])
+async def send_system_response(app: Sanic, name: str, sender: str, output: OutputChannel) -> None:
+    """Send a domain response (domain/system.yml) that a channel answers with itself,
+    before any message reaches Rasa's processor and without touching the conversation.
+
+    Rendered by the running agent's NLG from the loaded model's domain, as Rasa renders
+    every response: the copy lives with the other replies, clinic details filled in.
+    Nothing is sent while no model is loaded (Rasa could not answer anything either)."""
+    agent = getattr(app.ctx, "agent", None)
+    if agent is None or agent.domain is None:
+        logger.error("No model loaded: the response %s could not be sent.", name)
+        return
+    message = await agent.nlg.generate(name, DialogueStateTracker(sender, agent.domain.slots), output.name())
+    if message is None:
+        logger.error("The model's domain has no response %s.", name)
+        return
+    await output.send_response(sender, message)
 
 
 class GuardedRestInput(RestInput):
@@ -99,10 +114,11 @@ class GuardedRestInput(RestInput):
             except InvalidRequest as error:
                 return response.json({"error": str(error)}, status=400)
 
-            if not text.strip():
-                return reply(sender, EMPTY_PROMPT)
-
             collector = CollectingOutputChannel()
+            if not text.strip():
+                await send_system_response(request.app, EMPTY_MESSAGE_REPLY, sender, collector)
+                return response.json(collector.messages)
+
             try:
                 await on_new_message(
                     UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata)

@@ -2,9 +2,10 @@
 
 Rasa 3.6 logs a failed custom action and carries on with no reply at all. This
 wraps RemoteAction.run so that a failure to run a custom action becomes one
-short apology with the clinic's phone number, once per patient message. The
-text is built here, from the clinic's details, because no rule or story could
-ever "use" a domain response that only a failure sends.
+short apology with the clinic's phone number, once per patient message: the
+domain response utter_action_unavailable (domain/system.yml), rendered by the
+server's NLG as any other response, and marked with its name in the tracker as
+Rasa marks every response it sends.
 """
 from __future__ import annotations
 
@@ -12,14 +13,15 @@ import logging
 from typing import Any, List
 
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction, create_bot_utterance
+from rasa.core.channels.channel import OutputChannel
+from rasa.core.nlg import NaturalLanguageGenerator
 from rasa.shared.core.events import BotUttered, Event, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import RasaException
-
-from clinic.settings import clinic_details
 
 logger = logging.getLogger(__name__)
 
-APOLOGY = "action_unavailable_apology"  # marks the apology in the tracker
+APOLOGY = "utter_action_unavailable"
 # Background bookkeeping the patient never sees: a failure is logged, not apologised
 # for (the emergency reply must stay the only message of its turn).
 SILENT_ACTIONS = {"action_record_emergency"}
@@ -35,7 +37,10 @@ def apologised_this_turn(tracker: Any) -> bool:
     return False
 
 
-async def run_or_apologise(self: RemoteAction, output_channel: Any, nlg: Any, tracker: Any, domain: Any) -> List[Event]:
+async def run_or_apologise(
+    self: RemoteAction, output_channel: OutputChannel, nlg: NaturalLanguageGenerator,
+    tracker: DialogueStateTracker, domain: Any,
+) -> List[Event]:
     try:
         return await _original_run(self, output_channel, nlg, tracker, domain)
     except ActionExecutionRejection:
@@ -44,15 +49,17 @@ async def run_or_apologise(self: RemoteAction, output_channel: Any, nlg: Any, tr
         logger.error("Custom action %s could not run.", self.name())
         if self.name() in SILENT_ACTIONS or apologised_this_turn(tracker):
             return []
-        return [create_bot_utterance({"text": apology_text(), "utter_action": APOLOGY})]
+        return await apology(nlg, tracker, output_channel)
 
 
-def apology_text() -> str:
-    clinic = clinic_details()
-    return (
-        "Sorry, part of our system isn't available right now, so I can't finish that. "
-        f"Please try again in a few minutes, or call the clinic at {clinic.phone} ({clinic.hours})."
-    )
+async def apology(nlg: NaturalLanguageGenerator, tracker: DialogueStateTracker, output_channel: OutputChannel) -> List[Event]:
+    """The apology as Rasa's own response actions send a response (ActionBotResponse.run)."""
+    message = await nlg.generate(APOLOGY, tracker, output_channel.name())
+    if message is None:  # a model trained without domain/system.yml
+        logger.error("The domain has no response %s: the patient gets no apology.", APOLOGY)
+        return []
+    message["utter_action"] = APOLOGY
+    return [create_bot_utterance(message)]
 
 
 def install() -> None:

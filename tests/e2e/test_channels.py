@@ -460,6 +460,24 @@ def test_the_callback_channel_refuses_bad_requests(channel_stack, platform) -> N
     assert user_texts(channel_stack, sender) == []
 
 
+# --- Empty messages: the channel answers with utter_empty_message itself --------------------
+
+
+def test_an_empty_sms_gets_the_prompt_and_reaches_no_conversation(channel_stack, twilio_api, number, responses) -> None:
+    assert post_twilio(channel_stack, number, "  ").status_code == 200
+    assert [m["Body"] for m in sms_to(twilio_api, number)] == [text_of(responses, "utter_empty_message")]
+    assert user_texts(channel_stack, number) == []
+
+
+def test_an_empty_callback_message_gets_the_prompt(channel_stack, platform, responses) -> None:
+    sender = f"platform-user-{uuid.uuid4().hex[:8]}"
+    answer = post_callback(channel_stack, {"sender": sender, "message": " \n "})
+    assert answer.status_code == 200 and answer.text == "success"
+    replies = platform.matching(lambda r: r["json"].get("recipient_id") == sender)
+    assert [r["json"]["text"] for r in replies] == [text_of(responses, "utter_empty_message")]
+    assert user_texts(channel_stack, sender) == []
+
+
 # --- The patches' line in credentials.yml ---------------------------------------------------
 
 

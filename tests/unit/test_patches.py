@@ -20,7 +20,6 @@ from aiohttp import web
 from rasa.core.actions.action import RemoteAction
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
-from rasa.core.nlg.response import TemplatedNaturalLanguageGenerator
 from rasa.core.processor import MessageProcessor
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import BotUttered
@@ -29,8 +28,10 @@ from rasa.shared.exceptions import RasaException
 from rasa.utils.endpoints import EndpointConfig
 
 from addons import patches
+from addons.nlg import ClinicNLG
 from clinic import settings
 from tests.conftest import ROOT, free_port
+from tests.responses import ResponseCatalog
 
 MODEL = Path(os.environ.get("TEST_MODEL_PATH", ROOT / "models" / "vein-assistant.tar.gz"))
 
@@ -58,11 +59,14 @@ def install_with(monkeypatch: pytest.MonkeyPatch, **switched: str) -> None:
 
 # -- what each patch changes, observed -----------------------------------------------------
 
+DOMAIN = Domain.load(str(ROOT / "domain"))
+
+
 def failed_action_events() -> List[Any]:
     """Run a custom action whose action server is down; Rasa 3.6 itself raises."""
     action = RemoteAction("action_submit_booking", EndpointConfig(url=f"http://127.0.0.1:{free_port()}/webhook"))
-    run = action.run(CollectingOutputChannel(), TemplatedNaturalLanguageGenerator({}),
-                     DialogueStateTracker("patient", []), Domain.empty())
+    run = action.run(CollectingOutputChannel(), ClinicNLG(domain=DOMAIN),
+                     DialogueStateTracker("patient", DOMAIN.slots), DOMAIN)
     return asyncio.run(run)
 
 
@@ -72,7 +76,8 @@ def apologises() -> bool:
     except RasaException:
         return False
     assert len(events) == 1 and isinstance(events[0], BotUttered)
-    return "isn't available" in events[0].text
+    assert events[0].metadata["utter_action"] == "utter_action_unavailable"
+    return events[0].text == ResponseCatalog.load().text("utter_action_unavailable")
 
 
 def jsonschema_runs_for_a_valid_reply(monkeypatch: pytest.MonkeyPatch) -> bool:

@@ -1,4 +1,4 @@
-"""The web chat's socket.io channel (addons/webchat.py) against the running Rasa server.
+"""The web chat's socket.io channel (addons/channels/webchat.py) against the running Rasa server.
 
 A Python socket.io client plays the widget's part: session_request, then
 user_uttered events, replies as bot_uttered events in the session's room.

@@ -507,7 +507,8 @@ OFF_SERVER = """
 import sys
 from sanic import Sanic
 from rasa.core.channels.channel import register
-from addons.channels import CallbackChannel, TwilioChannel
+from addons.channels.callback import CallbackChannel
+from addons.channels.twilio import TwilioChannel
 
 app = Sanic("channels_off")
 

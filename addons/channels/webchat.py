@@ -8,7 +8,7 @@ keeps Rasa's socket.io server, events and name ("socketio") and replaces the
 two handlers that matter:
 - session_request: awaits enter_room; a session id the browser keeps (so the
   conversation survives a reload) must look like one, else a new one is made;
-- user_uttered: the same input checks as the REST channel (addons/rest.py):
+- user_uttered: the same input checks as the REST channel (checks.py):
   an empty message gets a prompt (utter_empty_message, domain/system.yml),
   malformed events are dropped. Patient text is never logged.
 """
@@ -22,14 +22,8 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
-from addons.rest import (
-    EMPTY_MESSAGE_REPLY,
-    SENDER_ID,
-    InvalidRequest,
-    checked_message,
-    checked_metadata,
-    send_system_response,
-)
+from addons.channels.checks import SENDER_ID, InvalidRequest, checked_message, checked_metadata
+from addons.channels.system_replies import EMPTY_MESSAGE_REPLY, send_system_response
 
 logger = logging.getLogger(__name__)
 

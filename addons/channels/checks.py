@@ -16,6 +16,7 @@ from sanic.request import Request
 SENDER_ID = re.compile(r"^[A-Za-z0-9_.:@+\-]{1,128}$")
 ALLOWED_CONTROL = {"\n", "\r", "\t"}
 
+
 class InvalidRequest(ValueError):
     """A request the webhook refuses with 400 and this message."""
 

@@ -1,10 +1,11 @@
 """The REST channel, with the input checked before it reaches a conversation.
 
 Same URL and JSON as Rasa's RestInput (POST /webhooks/rest/webhook with
-{"sender": ID, "message": TEXT}), but malformed requests get a clear 4xx, an
-empty message gets a prompt (utter_empty_message, domain/system.yml). An over-long message is not cut here: the red-flag
-screen reads all of it first, then the NLU declines it politely (addons/red_flags.py,
-MAX_MESSAGE_CHARS). Patient text is never logged. Input checks: checks.py.
+{"sender": ID, "message": TEXT}), but malformed requests get a clear 4xx (checks.py)
+and an empty message gets a prompt (utter_empty_message, domain/system.yml). An
+over-long message is not cut here: the red-flag screen reads all of it first, then the
+NLU declines it politely (addons/red_flags.py, MAX_MESSAGE_CHARS). Patient text is
+never logged.
 """
 from __future__ import annotations
 

@@ -12,13 +12,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
-from clinic.settings import clinic_details
-from addons import runtime
-from clinic.settings import max_message_chars
-
-# The Rasa server loads this module at start-up (endpoints.yml, nlg), before it
-# loads the model: the place for the project's changes to Rasa (addons/runtime.py).
-runtime.install()
+from clinic.settings import clinic_details, max_message_chars
 
 
 class ClinicNLG(TemplatedNaturalLanguageGenerator):

@@ -387,7 +387,7 @@ CATEGORIES: List[Tuple[str, re.Pattern]] = [
     ("NLG: filling responses", re.compile(r"\(addons/nlg\.py|\(rasa/core/nlg/")),
     ("NLU: graph runner and other components", re.compile(r"^_parse_message_with_graph |\(rasa/engine/")),
     ("events: finding event classes (rasa all_subclasses)", re.compile(r"^all_subclasses ")),
-    ("REST channel, Sanic, JSON, logging", re.compile(r"\(sanic|\(rasa/core/channels/|\(addons/rest\.py")),
+    ("REST channel, Sanic, JSON, logging", re.compile(r"\(sanic|\(rasa/core/channels/|\(addons/channels/")),
 ]
 
 

@@ -309,3 +309,32 @@ def reset() -> None:
     """Forget cached values (tests that change the environment)."""
     clinic_details.cache_clear()
     max_message_chars.cache_clear()
+
+
+# -- the project's changes to Rasa (addons/patches/README.md) --------------------------------
+
+# One switch each, RASA_PATCH_<NAME>=on|off, default on; addons/patches installs them.
+RASA_PATCHES = ("action_apology", "reply_check", "graph_runner", "keep_alive", "admission", "log_copies", "gc_freeze")
+_SWITCH_PREFIX = "RASA_PATCH_"
+_SWITCH_VALUES = {"on": True, "true": True, "1": True, "yes": True, "off": False, "false": False, "0": False, "no": False}
+
+
+def rasa_patch_switches() -> dict[str, bool]:
+    """RASA_PATCH_<NAME>: on (default) or off for each change to Rasa; a misspelt name is an
+    error rather than a switch silently ignored."""
+    unknown = sorted(name for name in os.environ
+                     if name.startswith(_SWITCH_PREFIX) and name[len(_SWITCH_PREFIX):].lower() not in RASA_PATCHES)
+    if unknown:
+        known = ", ".join(_SWITCH_PREFIX + patch.upper() for patch in RASA_PATCHES)
+        raise SettingError(f"{', '.join(unknown)}: no such patch switch (the switches are {known})")
+    switches = {}
+    for patch in RASA_PATCHES:
+        name = _SWITCH_PREFIX + patch.upper()
+        raw = _text(name, "on").lower()
+        if raw not in _SWITCH_VALUES:
+            raise SettingError(f"{name} must be on or off, got {raw!r}")
+        switches[patch] = _SWITCH_VALUES[raw]
+    return switches
+
+
+_CHECKS.append(rasa_patch_switches)

@@ -5,7 +5,8 @@
 # when Rasa merges the FAQ answers from data/responses/, which it reports as a
 # "duplicated intent". (MovedIn20Warning is SQLAlchemy on Rasa's own tracker store code.)
 # Rasa also counts a response as used only when a rule or story names it; responses that
-# actions and plug-ins send by name (tools/responses_used_by_code.py lists them) are used too.
+# actions and plug-ins send by name (tools/responses_used_by_code.py lists them: the
+# system replies in domain/system.yml among them) are used too.
 # And the responses in domain/forms.yml: the forms ask their questions and the form
 # actions dispatch the rest; tests/unit/test_form_copy.py checks that each of them is used
 # by an action or a form and that every response an action names exists.

@@ -1,4 +1,4 @@
-"""The web chat's socket.io channel (addons/webchat.py) against the running Rasa server.
+"""The web chat's socket.io channel (addons/channels/webchat.py) against the running Rasa server.
 
 A Python socket.io client plays the widget's part: session_request, then
 user_uttered events, replies as bot_uttered events in the session's room.
@@ -12,7 +12,6 @@ from typing import Any, Iterator
 import pytest
 import socketio
 
-from addons.rest import EMPTY_PROMPT
 from clinic.settings import max_message_chars
 from ops.stack import Stack
 from tests.responses import ResponseCatalog
@@ -103,7 +102,7 @@ def test_unusable_session_ids_get_a_fresh_one(client: ChatClient, bad_id: Any) -
 def test_empty_and_over_long_messages_get_a_polite_reply(client: ChatClient, responses: ResponseCatalog) -> None:
     session_id = client.session(uuid.uuid4().hex)
     client.say(session_id, "   ")
-    assert client.next("bot_uttered")["text"] == EMPTY_PROMPT
+    assert responses.name_of(client.next("bot_uttered")["text"]) == "utter_empty_message"
     client.say(session_id, "a" * (max_message_chars() + 1))
     assert responses.name_of(client.next("bot_uttered")["text"]) == "utter_message_too_long"
 

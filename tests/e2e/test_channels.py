@@ -460,6 +460,35 @@ def test_the_callback_channel_refuses_bad_requests(channel_stack, platform) -> N
     assert user_texts(channel_stack, sender) == []
 
 
+# --- Empty messages: the channel answers with utter_empty_message itself --------------------
+
+
+def test_an_empty_sms_gets_the_prompt_and_reaches_no_conversation(channel_stack, twilio_api, number, responses) -> None:
+    assert post_twilio(channel_stack, number, "  ").status_code == 200
+    assert [m["Body"] for m in sms_to(twilio_api, number)] == [text_of(responses, "utter_empty_message")]
+    assert user_texts(channel_stack, number) == []
+
+
+def test_an_empty_callback_message_gets_the_prompt(channel_stack, platform, responses) -> None:
+    sender = f"platform-user-{uuid.uuid4().hex[:8]}"
+    answer = post_callback(channel_stack, {"sender": sender, "message": " \n "})
+    assert answer.status_code == 200 and answer.text == "success"
+    replies = platform.matching(lambda r: r["json"].get("recipient_id") == sender)
+    assert [r["json"]["text"] for r in replies] == [text_of(responses, "utter_empty_message")]
+    assert user_texts(channel_stack, sender) == []
+
+
+# --- The patches' line in credentials.yml ---------------------------------------------------
+
+
+def test_the_rasa_server_starts_with_every_patch_installed(channel_stack) -> None:
+    """credentials.yml's first entry installed addons/patches before the model loaded."""
+    status = requests.get(f"{channel_stack.rasa_url}/webhooks/rasa_patches/", timeout=30)
+    assert status.status_code == 200
+    assert status.json()["rasa"] == "3.6.21"
+    assert status.json()["patches"] and all(status.json()["patches"].values()), status.json()
+
+
 # --- Privacy ----------------------------------------------------------------------------
 
 
@@ -478,7 +507,8 @@ OFF_SERVER = """
 import sys
 from sanic import Sanic
 from rasa.core.channels.channel import register
-from addons.channels import CallbackChannel, TwilioChannel
+from addons.channels.callback import CallbackChannel
+from addons.channels.twilio import TwilioChannel
 
 app = Sanic("channels_off")
 
@@ -517,3 +547,4 @@ def test_channels_are_off_without_their_environment(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(10)
+

@@ -21,14 +21,36 @@ def test_action_server_down_gets_an_apology_with_the_phone(stack, sender, respon
     stack.stop_process("actions")
     try:
         replies = stack.send(sender, "I'd like to book a consultation")
-        texts = [m.get("text", "") for m in replies]
-        assert any(clinic_details().phone in t and "isn't available" in t for t in texts), texts
-        assert sum("isn't available" in t for t in texts) == 1, "one apology per message"
+        assert responses.names(replies).count("utter_action_unavailable") == 1, replies  # one per message
+        assert clinic_details().phone in responses.text("utter_action_unavailable")
     finally:
         stack.start_process("actions")
         stack.wait_ready()
     # Back up: the assistant answers again (the booking form it started then asks its question).
     assert responses.names(stack.send(sender, "does sclerotherapy hurt?"))[0] == "utter_faq/discomfort"
+
+
+def test_a_patch_switched_off_is_off_in_the_running_server(tmp_path, sender, responses) -> None:
+    """RASA_PATCH_ACTION_APOLOGY=off: the server runs Rasa's own RemoteAction.run, so with the
+    action server down the patient gets no apology (the silence the patch exists for)."""
+    import requests
+
+    from ops.stack import Stack, StackConfig
+    from tests.conftest import free_port
+
+    stack = Stack(StackConfig(
+        rasa_port=free_port(), action_port=free_port(), web_port=free_port(), var_dir=tmp_path,
+        with_web=False, with_worker=False, extra_env={"RASA_PATCH_ACTION_APOLOGY": "off"},
+    ))
+    try:
+        stack.start(timeout=240)
+        switches = requests.get(f"{stack.rasa_url}/webhooks/rasa_patches/", timeout=30).json()["patches"]
+        assert switches.pop("action_apology") is False and all(switches.values()), switches
+        stack.stop_process("actions")
+        replies = stack.send(sender, "I'd like to book a consultation")
+        assert "utter_action_unavailable" not in responses.names(replies), replies
+    finally:
+        stack.stop()
 
 
 def test_request_database_down_is_never_confirmed(tmp_path) -> None:

@@ -62,10 +62,11 @@ def test_a_huge_body_is_refused_with_413(stack) -> None:
     assert answer.status_code == 413
 
 
-def test_empty_and_whitespace_messages_get_a_prompt(stack, sender) -> None:
+def test_empty_and_whitespace_messages_get_a_prompt(stack, sender, responses) -> None:
     for text in ["", "   ", "\n\t "]:
         replies = stack.send(sender, text)
-        assert len(replies) == 1 and "Please type your question" in replies[0]["text"]
+        assert responses.names(replies) == ["utter_empty_message"], replies
+        assert replies == [{"recipient_id": sender, "text": responses.text("utter_empty_message")}]
 
 
 def test_an_overlong_message_is_screened_then_politely_declined(stack, sender, responses) -> None:

@@ -1,4 +1,4 @@
-"""addons/admission.py: messages take turns in arrival order; a slow endpoint holds up no one."""
+"""addons/patches/admission.py: messages take turns in arrival order; a slow endpoint holds up no one."""
 from __future__ import annotations
 
 import asyncio
@@ -7,8 +7,8 @@ from typing import Any, List
 import pytest
 from rasa.utils.endpoints import EndpointConfig
 
-from addons import admission
-from addons.admission import TurnGate
+from addons.patches import admission
+from addons.patches.admission import TurnGate
 
 
 def run(coroutine):

@@ -1,4 +1,4 @@
-"""addons/gc_freeze.py: after a model load the objects alive are frozen; a new load unfreezes first."""
+"""addons/patches/gc_freeze.py: after a model load the objects alive are frozen; a new load unfreezes first."""
 from __future__ import annotations
 
 import gc
@@ -6,7 +6,7 @@ from typing import Any, List
 
 import pytest
 
-from addons import gc_freeze
+from addons.patches import gc_freeze
 
 
 @pytest.fixture()

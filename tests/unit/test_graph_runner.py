@@ -1,4 +1,4 @@
-"""addons/graph_runner.py gives exactly what Rasa's dask runner gives, on the trained model."""
+"""addons/patches/graph_runner.py gives exactly what Rasa's dask runner gives, on the trained model."""
 from __future__ import annotations
 
 import os
@@ -15,7 +15,7 @@ from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from addons.graph_runner import SequentialGraphRunner
+from addons.patches.graph_runner import SequentialGraphRunner
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = Path(os.environ.get("TEST_MODEL_PATH", ROOT / "models" / "vein-assistant.tar.gz"))

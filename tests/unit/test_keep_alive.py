@@ -1,4 +1,4 @@
-"""addons/keep_alive.py: calls to an endpoint reuse one connection, and idle ones are dropped."""
+"""addons/patches/keep_alive.py: calls to an endpoint reuse one connection, and idle ones are dropped."""
 from __future__ import annotations
 
 import asyncio
@@ -7,7 +7,7 @@ from typing import List, Tuple
 from aiohttp import web
 from rasa.utils.endpoints import EndpointConfig
 
-from addons import keep_alive
+from addons.patches import keep_alive
 
 
 async def serve(ports: List[int]) -> Tuple[web.AppRunner, str]:

@@ -1,4 +1,4 @@
-"""addons/log_copies.py is only safe while Rasa uses `copy` solely for debug log lines."""
+"""addons/patches/log_copies.py is only safe while Rasa uses `copy` solely for debug log lines."""
 from __future__ import annotations
 
 import ast
@@ -6,7 +6,7 @@ import inspect
 
 import pytest
 
-from addons import log_copies
+from addons.patches import log_copies
 
 
 def copy_calls(tree: ast.AST):

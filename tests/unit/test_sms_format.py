@@ -1,4 +1,4 @@
-"""SMS formatting and reply mapping of the Twilio channel (addons/channels.py)."""
+"""SMS formatting and reply mapping of the Twilio channel (addons/channels/sms_format.py, twilio.py)."""
 from __future__ import annotations
 
 from typing import Any, Dict, List
@@ -9,19 +9,18 @@ from hypothesis import strategies as st
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from twilio.request_validator import RequestValidator
 
-from addons.channels import (
+from addons.channels.opt_outs import opt_keyword
+from addons.channels.sms_format import (
     SMS_MAX_CHARS,
     button_prompt,
     clean_sms_text,
     compose_sms,
     last_offered_buttons,
-    opt_keyword,
-    parse_twilio_form,
     resolve_reply,
-    sender_address,
-    signed_url,
     split_for_sms,
 )
+from addons.channels.twilio import parse_twilio_form, signed_url
+from addons.channels.twilio_client import sender_address
 
 BUTTONS = [
     {"title": "Book a consultation", "payload": "/book_appointment"},

@@ -51,6 +51,13 @@ def kept_alive_session(self: EndpointConfig) -> _Borrowed:
     return _Borrowed(session)
 
 
+_original_session = EndpointConfig.session
+
+
 def install() -> None:
-    """Idempotent; affects every EndpointConfig.request in this process."""
+    """Affects every EndpointConfig.request in this process."""
     EndpointConfig.session = kept_alive_session  # type: ignore[method-assign]
+
+
+def uninstall() -> None:
+    EndpointConfig.session = _original_session  # type: ignore[method-assign]

@@ -74,6 +74,10 @@ class SequentialGraphRunner(DaskGraphRunner):
 def install() -> None:
     """Make the Rasa server's message processor load its models with this runner.
 
-    Must run before the model is loaded (addons/nlg.py is imported when the agent is
-    created, before it loads the model)."""
-    rasa.core.processor.DaskGraphRunner = SequentialGraphRunner
+    Must run before the model is loaded. Upstream this could be a one-line option: the
+    processor passes the runner class it names to `load_predict_graph_runner`."""
+    rasa.core.processor.DaskGraphRunner = SequentialGraphRunner  # type: ignore[misc]
+
+
+def uninstall() -> None:
+    rasa.core.processor.DaskGraphRunner = DaskGraphRunner  # type: ignore[misc]

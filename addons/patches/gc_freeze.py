@@ -29,5 +29,9 @@ def load_model_then_freeze(self: Agent, *args: Any, **kwargs: Any) -> None:
 
 
 def install() -> None:
-    """Idempotent; must run before the model is loaded (addons/runtime.py)."""
+    """Must run before the model is loaded (addons/patches/__init__.py says when it runs)."""
     Agent.load_model = load_model_then_freeze  # type: ignore[method-assign]
+
+
+def uninstall() -> None:
+    Agent.load_model = _original_load_model  # type: ignore[method-assign]

@@ -8,9 +8,9 @@ keeps Rasa's socket.io server, events and name ("socketio") and replaces the
 two handlers that matter:
 - session_request: awaits enter_room; a session id the browser keeps (so the
   conversation survives a reload) must look like one, else a new one is made;
-- user_uttered: the same input checks as the REST channel (addons/rest.py):
-  an empty message gets a prompt, an over-long one a polite reply without
-  running NLU, malformed events are dropped. Patient text is never logged.
+- user_uttered: the same input checks as the REST channel (checks.py):
+  an empty message gets a prompt (utter_empty_message, domain/system.yml),
+  malformed events are dropped. Patient text is never logged.
 """
 from __future__ import annotations
 
@@ -22,13 +22,8 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
-from addons.rest import (
-    EMPTY_PROMPT,
-    SENDER_ID,
-    InvalidRequest,
-    checked_message,
-    checked_metadata,
-)
+from addons.channels.checks import SENDER_ID, InvalidRequest, checked_message, checked_metadata
+from addons.channels.system_replies import EMPTY_MESSAGE_REPLY, send_system_response
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +68,9 @@ class WebChatInput(SocketIOInput):
                 return
             output = SocketIOOutput(sio, self.bot_message_evt)
             if not text.strip():
-                await output.send_text_message(sender, EMPTY_PROMPT)
+                # The Sanic request that opened this socket gives the app, and so the agent.
+                app = sio.get_environ(sid, namespace=self.namespace)["sanic.request"].app
+                await send_system_response(app, EMPTY_MESSAGE_REPLY, sender, output)
                 return
             try:
                 await on_new_message(

@@ -33,8 +33,6 @@ _original_request = EndpointConfig.request
 _holds_place: contextvars.ContextVar[bool] = contextvars.ContextVar("holds_turn_place", default=False)
 
 
-
-
 class TurnGate:
     """A semaphore with two queues: messages coming back from a wait go before new ones."""
 
@@ -116,7 +114,12 @@ async def request_in_turn(self: EndpointConfig, *args: Any, **kwargs: Any) -> An
 
 
 def install() -> None:
-    """Idempotent: every channel's messages go through MessageProcessor.handle_message,
+    """Every channel's messages go through MessageProcessor.handle_message,
     every call to the action server through EndpointConfig.request."""
     MessageProcessor.handle_message = handle_message_in_turn  # type: ignore[method-assign]
     EndpointConfig.request = request_in_turn  # type: ignore[method-assign]
+
+
+def uninstall() -> None:
+    MessageProcessor.handle_message = _original_handle_message  # type: ignore[method-assign]
+    EndpointConfig.request = _original_request  # type: ignore[method-assign]

@@ -29,6 +29,10 @@ NO_DEEP_COPY = types.SimpleNamespace(deepcopy=_for_the_log, copy=copy.copy)
 
 
 def install() -> None:
-    """Idempotent."""
     for module in LOGGING_ONLY_COPIES:
         module.copy = NO_DEEP_COPY  # type: ignore[attr-defined]
+
+
+def uninstall() -> None:
+    for module in LOGGING_ONLY_COPIES:
+        module.copy = copy  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""addons/resilience.py: the compiled check of action-server replies agrees with Rasa's own."""
+"""addons/patches/reply_check.py: the compiled check of action-server replies agrees with Rasa's own."""
 from __future__ import annotations
 
 from typing import Any, Dict
@@ -8,9 +8,9 @@ from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
 from rasa.utils.endpoints import EndpointConfig
 
-from addons import resilience
+from addons.patches import reply_check
 
-ORIGINAL_CHECK = RemoteAction._validate_action_result
+ORIGINAL_CHECK = reply_check._original_validate  # Rasa 3.6.21 own check, whatever is installed
 REPLIES = [
     {"events": [], "responses": []},
     {"events": [{"event": "slot", "name": "email", "value": "a@b.co"}], "responses": [{"text": "hi"}]},
@@ -34,7 +34,7 @@ REPLIES = [
 
 @pytest.fixture()
 def action() -> RemoteAction:
-    resilience.install()
+    reply_check.install()
     return RemoteAction("action_submit_booking", EndpointConfig(url="http://127.0.0.1:9/webhook"))
 
 
@@ -48,18 +48,18 @@ def verdict(check, action: RemoteAction, reply: Dict[str, Any]) -> str:
 
 @pytest.mark.parametrize("reply", REPLIES)
 def test_same_verdict_and_message_as_rasa(action: RemoteAction, reply: Dict[str, Any]) -> None:
-    assert RemoteAction._validate_action_result is resilience.validate_action_result
-    assert verdict(resilience.validate_action_result, action, reply) == verdict(ORIGINAL_CHECK, action, reply)
+    assert RemoteAction._validate_action_result is reply_check.validate_action_result
+    assert verdict(reply_check.validate_action_result, action, reply) == verdict(ORIGINAL_CHECK, action, reply)
 
 
 def test_invalid_replies_are_refused(action: RemoteAction) -> None:
     with pytest.raises(ValidationError, match="Failed to validate Action server response"):
-        resilience.validate_action_result(action, {"events": "not a list", "responses": []})
+        reply_check.validate_action_result(action, {"events": "not a list", "responses": []})
 
 
 @pytest.mark.parametrize("reply", REPLIES)
 def test_compiled_check_agrees_with_jsonschema(reply: Dict[str, Any]) -> None:
     """The fast path accepts exactly what jsonschema accepts (else errors would be lost)."""
-    fast = "valid" if resilience.fast_reply_check()(reply) else "invalid"
-    slow = "valid" if resilience.reply_validator().is_valid(reply) else "invalid"
+    fast = "valid" if reply_check.fast_reply_check()(reply) else "invalid"
+    slow = "valid" if reply_check.reply_validator().is_valid(reply) else "invalid"
     assert fast == slow

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import secrets
 import sys
 from dataclasses import dataclass
@@ -130,8 +131,9 @@ class ConsoleHandler(BaseHTTPRequestHandler):
         headers.setdefault("Cache-Control", NO_STORE["Cache-Control"])
         if headers["Cache-Control"] == NO_STORE["Cache-Control"]:
             headers["Pragma"] = NO_STORE["Pragma"]
-        headers["Content-Type"] = reply.content_type
-        headers["Content-Length"] = str(len(reply.body))
+        if reply.status != HTTPStatus.NO_CONTENT:  # a 204 has no body, nor headers about one
+            headers["Content-Type"] = reply.content_type
+            headers["Content-Length"] = str(len(reply.body))
         for name, value in headers.items():
             self.send_header(name, value)
         for value in reply.cookies or []:
@@ -182,6 +184,8 @@ class ConsoleHandler(BaseHTTPRequestHandler):
         if path == "/static/console.css" and method == "GET":
             return Reply(HTTPStatus.OK, STYLE_SHEET, "text/css; charset=utf-8",
                          {"Cache-Control": "public, max-age=3600"})
+        if path == "/favicon.ico":
+            return Reply(HTTPStatus.NO_CONTENT, b"", "text/plain; charset=utf-8")  # no icon, no error
         if path == "/signin":
             return self.sign_in_page() if method == "GET" else self.sign_in(form)
         signed_in = auth.current_session(self.cookies().get(SESSION_COOKIE))
@@ -214,7 +218,11 @@ class ConsoleHandler(BaseHTTPRequestHandler):
     def sign_in_page(self, message: str = "", email: str = "", status: int = HTTPStatus.OK) -> Reply:
         if status == HTTPStatus.OK and auth.current_session(self.cookies().get(SESSION_COOKIE)):
             return redirect("/")
-        token = secrets.token_urlsafe(32)
+        # One token per browser, kept while it has one: another tab, or the browser's own
+        # request for /favicon.ico, must not invalidate a form already on screen.
+        token = self.cookies().get(SIGN_IN_COOKIE, "")
+        if not re.fullmatch(r"[A-Za-z0-9_-]{43}", token):
+            token = secrets.token_urlsafe(32)
         reply = page("signin.html", status, csrf_token=token, message=message, email=email, signed_in=None)
         reply.cookies = [cookie(SIGN_IN_COOKIE, token)]
         return reply

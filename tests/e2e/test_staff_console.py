@@ -2,6 +2,8 @@
 on a real SQLite database, accounts made with the real command, spoken to over HTTP."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -13,6 +15,7 @@ import sqlalchemy as sa
 
 from clinic import store
 from clinic.store import DeliveryState, RequestKind
+from tests.conftest import ROOT
 from tests.staff_console import PASSWORD, Console, csrf_token, running_console, sign_in, signed_in
 
 pytestmark = pytest.mark.e2e
@@ -266,3 +269,29 @@ def test_the_audit_trail_has_each_action_and_only_admins_read_it(console: Consol
     for action in ["sign_in_failed", "sign_in", "view_request", "retry", "account_updated", "audit_refused"]:
         assert f"<td>{action}</td>" in audit.text
     assert dead_letter.reference in audit.text
+
+
+# --- with the whole assistant -------------------------------------------------------------
+
+
+def test_an_emergency_a_patient_reports_reaches_the_console_with_the_conversation(stack, sender) -> None:
+    """`make run`'s stack: the patient writes to the Rasa server, the assistant records the
+    emergency, and staff see it first in the console that the launcher started."""
+    words = "my calf is hot and swollen since this morning"
+    assert stack.send(sender, words)
+    env = {**stack.env(), "STAFF_PASSWORD": PASSWORD}
+    done = subprocess.run([sys.executable, "-m", "staff.console.users", "oncall@clinic.example", "staff"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    console = Console(f"http://127.0.0.1:{stack.config.console_port}", env, stack.log_dir / "console.log")
+    client = signed_in(console, "oncall@clinic.example")
+    deadline = time.monotonic() + 20
+    while words not in (inbox := client.get(f"{console.url}/", timeout=10).text):
+        assert time.monotonic() < deadline, "the emergency never reached the console"
+        time.sleep(0.5)
+    emergencies = inbox.split("Booking and call-back requests")[0]
+    assert "Emergencies recorded by the assistant" in emergencies and words in emergencies
+    reference = emergencies.split('href="/requests/')[1].split('"')[0]
+    page = client.get(f"{console.url}/requests/{reference}", timeout=10).text
+    assert page.count(words) >= 2  # what the patient wrote, and the message in the conversation
+    assert "emergency" in page

@@ -204,6 +204,10 @@ def sign_in(email: str, password: str, client_address: str) -> SignIn:
             session.execute(sa.delete(SignInFailureRow).where(SignInFailureRow.key == keys[0][0]))
             audit(email, "sign_in", client_address=client_address, session=session)
             return SignIn(_account(row))
+        # Old failures are forgotten (the table must not grow with every email anyone types).
+        session.execute(sa.delete(SignInFailureRow).where(
+            SignInFailureRow.last_failure_at < now - timedelta(minutes=settings.console().lockout_minutes),
+            sa.or_(SignInFailureRow.locked_until.is_(None), SignInFailureRow.locked_until < now)))
         failures = _count_failure(session, keys, now)
         audit(email or "-", "sign_in_failed", client_address=client_address, detail=f"failure {failures} in a row",
               session=session)

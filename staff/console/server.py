@@ -93,9 +93,10 @@ def redirect(location: str, cookies: Optional[List[str]] = None) -> Reply:
 
 
 class ConsoleHandler(BaseHTTPRequestHandler):
-    server_version = "StaffConsole"
-    sys_version = ""
     protocol_version = "HTTP/1.1"
+
+    def version_string(self) -> str:
+        return "StaffConsole"
 
     # --- plumbing ---------------------------------------------------------------------
 
@@ -246,9 +247,10 @@ class ConsoleHandler(BaseHTTPRequestHandler):
 
     def inbox(self, signed_in: auth.SignedIn, state: Optional[str]) -> Reply:
         wanted = store.DeliveryState(state) if state in shared.STATES else None
-        requests = store.list_requests(wanted, limit=INBOX_LIMIT)
-        emergencies = [r for r in requests if r.kind is store.RequestKind.URGENT_CALLBACK]
-        others = [r for r in requests if r.kind is not store.RequestKind.URGENT_CALLBACK]
+        # Emergencies apart, so a busy day's bookings never push one off the page.
+        emergencies = store.list_requests(wanted, limit=INBOX_LIMIT, kinds=[store.RequestKind.URGENT_CALLBACK])
+        others = store.list_requests(wanted, limit=INBOX_LIMIT,
+                                     kinds=[k for k in store.RequestKind if k is not store.RequestKind.URGENT_CALLBACK])
         return page("inbox.html", signed_in=signed_in, emergencies=emergencies, requests=others,
                     counts=store.count_by_state(), states=shared.STATES, state=wanted and wanted.value,
                     short=shared.short, limit=INBOX_LIMIT, timezone=settings.clinic_details().timezone)

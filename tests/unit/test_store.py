@@ -404,3 +404,13 @@ def test_the_default_database_is_database_url_as_it_is_now(tmp_path: Path, monke
     in_second = store.save_request(booking())
     assert store.get_request(in_first.id, url=first) is not None and store.get_request(in_first.id, url=second) is None
     assert store.get_request(in_second.id) is not None and store.get_request(in_second.id, url=first) is None
+
+
+def test_requests_can_be_listed_by_kind(db_url: str) -> None:
+    booked = store.save_request(booking(conversation_id="k1"), url=db_url)
+    urgent = store.save_request(NewRequest(kind=RequestKind.URGENT_CALLBACK, conversation_id="k2", channel="rest",
+                                           patient_message="chest pain"), url=db_url)
+    assert [r.id for r in store.list_requests(url=db_url, kinds=[RequestKind.URGENT_CALLBACK])] == [urgent.id]
+    assert [r.id for r in store.list_requests(url=db_url, kinds=[RequestKind.BOOKING, RequestKind.CALLBACK])] \
+        == [booked.id]
+    assert store.list_requests(DeliveryState.DEAD, url=db_url, kinds=[RequestKind.URGENT_CALLBACK]) == []

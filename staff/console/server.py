@@ -126,6 +126,12 @@ class ConsoleHandler(BaseHTTPRequestHandler):
                          message="The console could not show this page.")
         self.send(reply, head_only)
 
+    def send_error(self, code: int, message: Optional[str] = None, explain: Optional[str] = None) -> None:
+        """http.server's own refusals (a malformed request, an unknown method) with the same headers."""
+        self.close_connection = True
+        text = f"{int(code)} {message or HTTPStatus(code).phrase}\n".encode()
+        self.send(Reply(code, text, "text/plain; charset=utf-8"), head_only=self.command == "HEAD")
+
     def send(self, reply: Reply, head_only: bool = False) -> None:
         self.send_response(reply.status)
         headers = {**SECURITY_HEADERS, **(reply.headers or {})}

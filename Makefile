@@ -30,11 +30,12 @@ export RASA_TELEMETRY_ENABLED := false
 export LOG_LEVEL ?= INFO
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help setup setup-test run test test-unit test-e2e validate evaluate train clean bench soak
+.PHONY: help setup setup-test run test test-unit test-e2e validate evaluate train clean bench soak staff-user
 
 help:
 	@echo "make run    set up, train if needed, start everything (Ctrl-C stops)"
 	@echo "make test   set up, train if needed, run every check"
+	@echo "make staff-user EMAIL=you@clinic.example ROLE=staff|admin   a staff console account"
 
 $(INSTALLED): pyproject.toml constraints.txt
 	@test -n "$(PYTHON310)" || { echo "Python 3.10 not found (Rasa 3.6 needs it)"; exit 1; }
@@ -71,6 +72,11 @@ train: $(MODEL)
 
 run: setup
 	$(PY) -m ops.stack
+
+# A staff console account, created or updated; the password from STAFF_PASSWORD or asked for.
+staff-user: $(INSTALLED)
+	@test -n "$(EMAIL)" -a -n "$(ROLE)" || { echo "usage: make staff-user EMAIL=you@clinic.example ROLE=staff|admin"; exit 2; }
+	$(PY) -m staff.console.users "$(EMAIL)" "$(ROLE)"
 
 validate: setup-test
 	bash tools/validate.sh

@@ -255,7 +255,7 @@ def callback() -> Optional[CallbackSettings]:
 # -- the launcher and the web page ---------------------------------------------------------
 
 def port(name: str, default: int) -> int:
-    """RASA_PORT, ACTION_PORT, WEB_PORT."""
+    """RASA_PORT, ACTION_PORT, WEB_PORT, STAFF_CONSOLE_PORT."""
     value = _positive_int(name, default)
     if value > 65535:
         raise SettingError(f"{name} must be a port number (1-65535), got {value}")
@@ -277,11 +277,53 @@ def model_path() -> Path:
     return Path(_text("TEST_MODEL_PATH", str(PROJECT_ROOT / "models")))
 
 
+# -- the staff console (staff/console/) --------------------------------------------------
+
+def _switch(name: str, default: bool = False) -> bool:
+    raw = _text(name).lower()
+    if not raw:
+        return default
+    if raw in {"1", "on", "true", "yes"}:
+        return True
+    if raw in {"0", "off", "false", "no"}:
+        return False
+    raise SettingError(f"{name} must be on or off, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class ConsoleSettings:
+    host: str = "127.0.0.1"
+    port: int = 8090
+    session_idle_minutes: int = 30
+    secure_cookies: bool = False
+    # Failed sign-ins: after `slow_after` in a row each next answer waits a second more
+    # (at most 5); after `lockout_attempts` for one email, or `lockout_address_attempts`
+    # from one client address, sign-in is refused for `lockout_minutes`.
+    slow_after: int = 3
+    lockout_attempts: int = 5
+    lockout_address_attempts: int = 20
+    lockout_minutes: int = 15
+
+
+def console() -> ConsoleSettings:
+    """STAFF_CONSOLE_* , STAFF_SESSION_IDLE_MINUTES and STAFF_LOCKOUT_*: the staff console."""
+    return ConsoleSettings(
+        host=_text("STAFF_CONSOLE_HOST", "127.0.0.1"),
+        port=port("STAFF_CONSOLE_PORT", 8090),
+        session_idle_minutes=_positive_int("STAFF_SESSION_IDLE_MINUTES", 30),
+        secure_cookies=_switch("STAFF_CONSOLE_SECURE_COOKIES"),
+        slow_after=_positive_int("STAFF_SLOW_AFTER_FAILURES", 3),
+        lockout_attempts=_positive_int("STAFF_LOCKOUT_ATTEMPTS", 5),
+        lockout_address_attempts=_positive_int("STAFF_LOCKOUT_ADDRESS_ATTEMPTS", 20),
+        lockout_minutes=_positive_int("STAFF_LOCKOUT_MINUTES", 15),
+    )
+
+
 # -- start-up --------------------------------------------------------------------------
 
 _CHECKS: List[Callable[[], object]] = [
     var_dir, database_url, tracker_store_url, log_level, clinic_timezone, opening_hours, retention_days, fhir_system_base,
-    max_message_chars, max_concurrent_turns, delivery, twilio, callback, rasa_auth_token, web_host,
+    max_message_chars, max_concurrent_turns, delivery, twilio, callback, rasa_auth_token, web_host, console,
     lambda: [port(name, default) for name, default in (("RASA_PORT", 5005), ("ACTION_PORT", 5055), ("WEB_PORT", 8080))],
 ]
 

@@ -338,12 +338,15 @@ def get_request(reference_or_id: str, url: Optional[str] = None) -> Optional[Sto
 
 
 def list_requests(
-    state: Optional[DeliveryState] = None, limit: Optional[int] = None, url: Optional[str] = None
+    state: Optional[DeliveryState] = None, limit: Optional[int] = None, url: Optional[str] = None,
+    kinds: Optional[List[RequestKind]] = None,
 ) -> List[StoredRequest]:
-    """Newest first, optionally only those in one delivery state."""
+    """Newest first, optionally only those in one delivery state, or of some kinds."""
     query = select(RequestRow).join(OutboxRow).order_by(RequestRow.created_at.desc(), RequestRow.id)
     if state is not None:
         query = query.where(OutboxRow.state == DeliveryState(state).value)
+    if kinds is not None:
+        query = query.where(RequestRow.kind.in_([RequestKind(kind).value for kind in kinds]))
     if limit is not None:
         query = query.limit(limit)
     with _session(url) as session:

@@ -12,6 +12,7 @@ from alembic import context
 
 from clinic.settings import database_url
 from clinic.store import Base, engine
+import staff.console.models  # noqa: F401,E402  (the staff console's tables, on the same Base)
 
 config = context.config
 if config.config_file_name is not None and not config.attributes.get("skip_logging_config"):

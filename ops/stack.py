@@ -1,8 +1,8 @@
 """Start, watch and stop the assistant's processes.
 
 Used by `make run` (python -m ops.stack) and by the end-to-end tests, so both
-exercise the same start-up: action server, Rasa server, delivery worker and the
-web chat page, each logging to var/logs/<name>.log.
+exercise the same start-up: action server, Rasa server, delivery worker, the
+web chat page and the staff console, each logging to var/logs/<name>.log.
 """
 from __future__ import annotations
 
@@ -43,6 +43,9 @@ class StackConfig:
     extra_env: Dict[str, str] = field(default_factory=dict)
     with_worker: bool = True
     with_web: bool = True
+    # The staff console: `make run` starts it (main()); tests that want it ask, on a free port.
+    console_port: int = 8090
+    with_console: bool = False
 
 
 def auth_token(var_dir: Path) -> str:
@@ -75,6 +78,10 @@ class Stack:
     @property
     def web_url(self) -> str:
         return f"http://localhost:{self.config.web_port}/"
+
+    @property
+    def console_url(self) -> str:
+        return f"http://localhost:{self.config.console_port}/"
 
     def env(self) -> Dict[str, str]:
         cfg = self.config
@@ -121,6 +128,10 @@ class Stack:
             commands["web"] = [
                 str(VENV_BIN / "python"), "-m", "ops.web", "--port", str(cfg.web_port),
                 "--rasa-url", env.get("PUBLIC_RASA_URL", f"http://localhost:{cfg.rasa_port}"),
+            ]
+        if cfg.with_console:
+            commands["console"] = [
+                str(VENV_BIN / "python"), "-m", "staff.console", "--port", str(cfg.console_port),
             ]
         return commands
 
@@ -178,6 +189,8 @@ class Stack:
         }
         if "web" in self.processes:
             checks["web"] = lambda: _answers(f"http://127.0.0.1:{self.config.web_port}/")
+        if "console" in self.processes:
+            checks["console"] = lambda: _answers(f"http://127.0.0.1:{self.config.console_port}/signin")
         deadline = time.monotonic() + timeout
         pending = dict(checks)
         while pending:
@@ -289,9 +302,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--rasa-port", type=int, default=settings.port("RASA_PORT", 5005))
     parser.add_argument("--action-port", type=int, default=settings.port("ACTION_PORT", 5055))
     parser.add_argument("--web-port", type=int, default=settings.port("WEB_PORT", 8080))
+    parser.add_argument("--console-port", type=int, default=settings.console().port)
     parser.add_argument("--var-dir", type=Path, default=ROOT / "var", help="runtime data and logs")
     args = parser.parse_args(argv)
-    stack = Stack(StackConfig(args.rasa_port, args.action_port, args.web_port, var_dir=args.var_dir))
+    stack = Stack(StackConfig(args.rasa_port, args.action_port, args.web_port, var_dir=args.var_dir,
+                              console_port=args.console_port, with_console=True))
     # Ctrl-C, a service manager's SIGTERM, `timeout`: stop the servers too (they run in
     # their own sessions, so the signal does not reach them).
     # The handler only sets a flag that the loops below read: an exception raised from a
@@ -303,11 +318,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         # Set explicitly: a launcher started in the background inherits SIGINT ignored.
         signal.signal(signum, on_stop_signal)
-    print("Starting the action server, Rasa server and web chat page (logs in var/logs/) ...")
+    print("Starting the action server, Rasa server, web chat page and staff console (logs in var/logs/) ...")
     try:
         stack.start()
         print(f"\nReady. Open the web chat at {stack.web_url}")
         print(f"REST channel: POST {stack.rasa_url}/webhooks/rest/webhook")
+        print(f"Staff console: {stack.console_url}")
         print("Press Ctrl-C to stop.\n")
         while all(p.poll() is None for p in stack.processes.values()):
             if stack.stop_requested:

@@ -18,22 +18,13 @@ import argparse
 import sys
 from datetime import datetime, timedelta, timezone
 from typing import List, Optional, Sequence
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
 from clinic import store
 from clinic.settings import clinic_details, tracker_store_url
-from clinic.fhir import REASON_LABELS
-
-STATES = [state.value for state in store.DeliveryState]
-
-
-def local_time(moment: Optional[datetime]) -> str:
-    if moment is None:
-        return "-"
-    return moment.astimezone(ZoneInfo(clinic_details().timezone)).strftime("%Y-%m-%d %H:%M")
+from staff.shared import STATES, local_time, request_fields, retry, short
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -41,11 +32,6 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
     line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
-
-
-def short(text: Optional[str], width: int = 40) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 # --- commands ---------------------------------------------------------------------
@@ -72,28 +58,7 @@ def cmd_show(reference: str) -> int:
     if request is None:
         print(f"No request {reference}.", file=sys.stderr)
         return 1
-    fields = [
-        ("Reference", request.reference),
-        ("Request id", request.id),
-        ("Kind", request.kind.value),
-        ("Created", local_time(request.created_at)),
-        ("Name", request.full_name or "-"),
-        ("Phone", request.phone or "-"),
-        ("Email", request.email or "-"),
-        ("Contact by", request.contact_method or "-"),
-        ("Reason", REASON_LABELS.get(request.reason or "", request.reason or "-")),
-        ("Requested from", local_time(request.requested_start)),
-        ("Requested to", local_time(request.requested_end)),
-        ("Patient wrote", request.preferred_time_text or request.patient_message or "-"),
-        ("Consent version", request.consent_version or "-"),
-        ("Conversation", f"{request.conversation_id} ({request.channel})"),
-        ("State", request.state.value),
-        ("Attempts", str(request.attempts)),
-        ("Next attempt", local_time(request.next_attempt_at) if request.state is store.DeliveryState.PENDING else "-"),
-        ("Last status", str(request.last_status) if request.last_status is not None else "-"),
-        ("Last error", request.last_error or "-"),
-        ("Delivered", local_time(request.delivered_at)),
-    ]
+    fields = request_fields(request)
     width = max(len(label) for label, _ in fields)
     for label, value in fields:
         print(f"{label.ljust(width)}  {value}")
@@ -101,15 +66,9 @@ def cmd_show(reference: str) -> int:
 
 
 def cmd_retry(reference: str) -> int:
-    if store.retry_dead(reference):
-        print(f"{reference.upper()} is pending again; the delivery worker will send it shortly.")
-        return 0
-    found = store.get_request(reference)
-    if found is None:
-        print(f"No request {reference}.", file=sys.stderr)
-    else:
-        print(f"{found.reference} is {found.state.value}, not a dead letter; nothing to retry.", file=sys.stderr)
-    return 1
+    result = retry(reference)
+    print(result.message, file=sys.stdout if result.ok else sys.stderr)
+    return 0 if result.ok else 1
 
 
 def purge_conversations(days: int, url: Optional[str] = None, now: Optional[datetime] = None,

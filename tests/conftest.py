@@ -32,7 +32,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The whole assistant on test ports, with its own empty var/ folder."""
     var_dir = tmp_path_factory.mktemp("var")
     running = Stack(
-        StackConfig(rasa_port=free_port(), action_port=free_port(), web_port=free_port(), var_dir=var_dir)
+        StackConfig(rasa_port=free_port(), action_port=free_port(), web_port=free_port(), var_dir=var_dir,
+                    console_port=free_port(), with_console=True)
     )
     try:
         running.start(timeout=240)

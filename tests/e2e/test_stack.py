@@ -20,7 +20,8 @@ from tests.conftest import ROOT, free_port
 pytestmark = pytest.mark.e2e
 
 
-def _launch(tmp_path: Path, ignore_sigint: bool = False) -> Tuple[subprocess.Popen, List[psutil.Process]]:
+def _launch(tmp_path: Path, ignore_sigint: bool = False,
+            console_port: int = 0) -> Tuple[subprocess.Popen, List[psutil.Process]]:
     """`python -m ops.stack` in a process group of its own, once the assistant answers."""
     rasa_port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "TRACKER_STORE_URL", "VAR_DIR"}}
@@ -28,7 +29,7 @@ def _launch(tmp_path: Path, ignore_sigint: bool = False) -> Tuple[subprocess.Pop
     before_exec = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignore_sigint else None
     launcher = subprocess.Popen(
         [sys.executable, "-m", "ops.stack", "--rasa-port", str(rasa_port), "--action-port", str(free_port()),
-         "--web-port", str(free_port()), "--var-dir", str(tmp_path)],
+         "--web-port", str(free_port()), "--console-port", str(console_port or free_port()), "--var-dir", str(tmp_path)],
         cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)}, stdout=(tmp_path / "launcher.out").open("wb"),
         stderr=subprocess.STDOUT,
         start_new_session=True, preexec_fn=before_exec)
@@ -42,8 +43,8 @@ def _launch(tmp_path: Path, ignore_sigint: bool = False) -> Tuple[subprocess.Pop
             pass
         assert time.monotonic() < deadline, "the assistant did not start"
         time.sleep(0.5)
-    servers = psutil.Process(launcher.pid).children()  # actions, rasa, worker, web
-    assert len(servers) >= 4, [p.cmdline() for p in servers]
+    servers = psutil.Process(launcher.pid).children()  # actions, rasa, worker, web, console
+    assert len(servers) >= 5, [p.cmdline() for p in servers]
     return launcher, servers
 
 
@@ -101,6 +102,25 @@ def test_the_servers_die_with_a_killed_launcher(tmp_path: Path) -> None:
     try:
         launcher.kill()  # SIGKILL: no handler runs; the kernel's parent-death signal does
         launcher.wait(10)
+        _assert_all_stopped(servers)
+    finally:
+        _cleanup(launcher, servers)
+
+
+def test_the_launcher_starts_the_staff_console_and_says_where(tmp_path: Path) -> None:
+    console_port = free_port()
+    launcher, servers = _launch(tmp_path, console_port=console_port)
+    try:
+        line = f"Staff console: http://localhost:{console_port}/"
+        deadline = time.monotonic() + 120
+        while line not in (tmp_path / "launcher.out").read_text(errors="replace"):
+            assert launcher.poll() is None and time.monotonic() < deadline, \
+                (tmp_path / "launcher.out").read_text(errors="replace")[-2000:]
+            time.sleep(0.5)
+        signin = requests.get(f"http://127.0.0.1:{console_port}/signin", timeout=5)
+        assert signin.status_code == 200 and "Sign in" in signin.text
+        launcher.send_signal(signal.SIGTERM)
+        assert launcher.wait(60) == 0
         _assert_all_stopped(servers)
     finally:
         _cleanup(launcher, servers)

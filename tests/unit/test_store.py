@@ -20,6 +20,7 @@ from alembic.migration import MigrationContext
 
 from clinic import store
 from clinic.store import DeliveryState, NewRequest, RequestKind, StoreUnavailable
+import staff.console.models  # noqa: F401  (its tables share the request database's schema)
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -87,12 +88,13 @@ def rows(url: str, sql: str) -> List[sa.Row]:
 
 def test_migrations_from_empty_create_exactly_the_models(db_url: str) -> None:
     tables = set(sa.inspect(store.engine(db_url)).get_table_names())
-    assert tables == {"alembic_version", "requests", "outbox", "sms_opt_outs"}
+    assert tables == {"alembic_version", "requests", "outbox", "sms_opt_outs",
+                      "staff_accounts", "staff_sessions", "staff_sign_in_failures", "staff_audit"}
     with store.engine(db_url).connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), store.Base.metadata)
     assert differences == []
     store.migrate(db_url)  # again: nothing to do, nothing breaks
-    assert rows(db_url, "SELECT version_num FROM alembic_version") == [("0001",)]
+    assert rows(db_url, "SELECT version_num FROM alembic_version") == [("0002",)]
 
 
 def test_store_module_migrates_the_database_in_the_environment(tmp_path: Path) -> None:
@@ -402,3 +404,13 @@ def test_the_default_database_is_database_url_as_it_is_now(tmp_path: Path, monke
     in_second = store.save_request(booking())
     assert store.get_request(in_first.id, url=first) is not None and store.get_request(in_first.id, url=second) is None
     assert store.get_request(in_second.id) is not None and store.get_request(in_second.id, url=first) is None
+
+
+def test_requests_can_be_listed_by_kind(db_url: str) -> None:
+    booked = store.save_request(booking(conversation_id="k1"), url=db_url)
+    urgent = store.save_request(NewRequest(kind=RequestKind.URGENT_CALLBACK, conversation_id="k2", channel="rest",
+                                           patient_message="chest pain"), url=db_url)
+    assert [r.id for r in store.list_requests(url=db_url, kinds=[RequestKind.URGENT_CALLBACK])] == [urgent.id]
+    assert [r.id for r in store.list_requests(url=db_url, kinds=[RequestKind.BOOKING, RequestKind.CALLBACK])] \
+        == [booked.id]
+    assert store.list_requests(DeliveryState.DEAD, url=db_url, kinds=[RequestKind.URGENT_CALLBACK]) == []

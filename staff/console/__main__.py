@@ -1,0 +1,5 @@
+import sys
+
+from staff.console.server import main
+
+sys.exit(main())

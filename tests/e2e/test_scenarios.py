@@ -126,6 +126,8 @@ DEFAULT_ANSWERS: Dict[str, str] = {
     "preferred_time": "next Tuesday afternoon",
     "visit_reason": "Spider vein consultation",
     "contact_consent": "yes, I agree",
+    # The call-back's optional "what is it about?" (added after the scenarios were written).
+    "callback_topic": "skip",
     "booking_confirmed": "click:Confirm",  # the Confirm button (typed "yes" if there is none)
 }
 

@@ -2,14 +2,19 @@
 
 All texts of a turn go out as ONE message (split only above Twilio's 1600-character
 limit), buttons as one numbered line ("Reply 1 to book a consultation, 2 for ..."), and a
-numeric or button-title reply is mapped back to that button's payload.
+numeric or button-title reply is mapped back to that button's payload. The prompt's
+words are domain responses (domain/system.yml) and its grammar data (data/sms/).
 """
 from __future__ import annotations
 
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Sequence
+
+import yaml
 
 from rasa.shared.core.events import BotUttered, UserUttered
 
@@ -18,15 +23,31 @@ SMS_MAX_CHARS = 1600
 # Twilio can attach at most 10 media URLs to one message.
 MAX_MEDIA = 10
 NUMBERED_REPLY = re.compile(r"^\s*#?\s*([0-9]{1,2})\s*[.)!]?\s*$")
-# Titles starting with one of these read as "Reply 1 to book a consultation".
-IMPERATIVE_VERBS = frozenset(
-    {
-        "ask", "book", "call", "cancel", "change", "check", "choose", "confirm", "contact",
-        "continue", "edit", "find", "get", "go", "keep", "learn", "leave", "make", "read",
-        "request", "schedule", "see", "send", "share", "show", "speak", "start", "stop",
-        "talk", "tell", "try", "use", "view",
-    }
-)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class PromptWording:
+    """The reply prompt's words (domain/system.yml) and the verbs that make a button an
+    action (data/sms/button_verbs.yml): copy and grammar as data, not in this module."""
+
+    prompt: str
+    to_do: str
+    question: str
+    other: str
+    verbs: FrozenSet[str]
+
+
+@lru_cache(maxsize=1)
+def prompt_wording(language: str = "en") -> PromptWording:
+    responses = yaml.safe_load((ROOT / "domain" / "system.yml").read_text(encoding="utf-8"))["responses"]
+    verbs = yaml.safe_load((ROOT / "data" / "sms" / "button_verbs.yml").read_text(encoding="utf-8"))[language]
+
+    def text(name: str) -> str:
+        return responses[name][0]["text"]
+
+    return PromptWording(text("utter_sms_reply_prompt"), text("utter_sms_choice_to_do"),
+                         text("utter_sms_choice_question"), text("utter_sms_choice_other"), frozenset(verbs))
 
 
 @dataclass(frozen=True)
@@ -45,21 +66,21 @@ def _lower_first(title: str) -> str:
     return f"{first} {rest}".strip()
 
 
-def button_phrase(title: str) -> str:
-    """How one button reads after its number in the reply prompt."""
+def button_choice(number: int, title: str, wording: PromptWording) -> str:
+    """How one button reads in the reply prompt, with its number."""
     title = " ".join(title.split())
     if title.endswith("?"):
-        return f'for "{title}"'
+        return wording.question.format(number=number, title=title)
     first_word = title.split(" ", 1)[0].lower() if title else ""
-    if first_word in IMPERATIVE_VERBS:
-        return f"to {_lower_first(title)}"
-    return f"for {_lower_first(title)}"
+    form = wording.to_do if first_word in wording.verbs else wording.other
+    return form.format(number=number, title=_lower_first(title))
 
 
-def button_prompt(buttons: Sequence[Dict[str, Any]]) -> str:
+def button_prompt(buttons: Sequence[Dict[str, Any]], wording: Optional[PromptWording] = None) -> str:
     """'Reply 1 to book a consultation, 2 to ask another question.'"""
-    choices = [f"{n} {button_phrase(str(b.get('title', '')))}" for n, b in enumerate(buttons, 1)]
-    return f"Reply {', '.join(choices)}." if choices else ""
+    wording = wording or prompt_wording()
+    choices = [button_choice(n, str(b.get("title", "")), wording) for n, b in enumerate(buttons, 1)]
+    return wording.prompt.format(choices=", ".join(choices)) if choices else ""
 
 
 def _pieces(text: str, limit: int) -> List[str]:

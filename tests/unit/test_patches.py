@@ -16,7 +16,6 @@ from typing import Any, Iterator, List
 
 import jsonschema
 import pytest
-from aiohttp import web
 from rasa.core.actions.action import RemoteAction
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
@@ -32,6 +31,7 @@ from addons.nlg import ClinicNLG
 from clinic import settings
 from tests.conftest import ROOT, free_port
 from tests.responses import ResponseCatalog
+from tests.unit.test_keep_alive import serve
 
 MODEL = Path(os.environ.get("TEST_MODEL_PATH", ROOT / "models" / "vein-assistant.tar.gz"))
 
@@ -94,18 +94,8 @@ def connections_for_three_calls() -> int:
     """Distinct TCP connections a real local endpoint sees for three calls."""
     async def scenario() -> int:
         ports: List[int] = []
-
-        async def answer(request: web.Request) -> web.Response:
-            ports.append(request.transport.get_extra_info("peername")[1])
-            return web.json_response({"events": []})
-
-        app = web.Application()
-        app.router.add_post("/webhook", answer)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        endpoint = EndpointConfig(url=f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/webhook")
+        runner, url = await serve(ports)
+        endpoint = EndpointConfig(url=url)
         try:
             for _ in range(3):
                 await endpoint.request(json={}, method="post")

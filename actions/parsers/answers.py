@@ -16,6 +16,12 @@ from actions.parsers import Invalid
 
 MAX_NAME_CHARS = 100
 MAX_NAME_WORDS = 10  # "José María de la Cruz Fernández" has six
+# Lower-case particles joining the parts of a name (de, la, y, del, van, bin, ...): a long
+# Spanish or Dutch name has many, and they do not make it a sentence.
+NAME_PARTICLES = set(
+    "de del della der des di da das do dos du la las le lo los y e van von ter ten den bin ibn bint "
+    "al el ben ap af zu".split()
+)
 
 QUESTION_START = re.compile(
     r"^\s*(what|how|why|when|where|which|who|whose|is|are|does|do|did|can|could|will|would|should)\b",
@@ -62,11 +68,14 @@ def parse_name(text: str) -> Union[str, Invalid]:
     name = " ".join(NAME_PREFIX.sub("", unicodedata.normalize("NFC", text)).split()).strip(" .,!")
     if len(name) > MAX_NAME_CHARS:
         return Invalid("name_too_long", {"max_chars": str(MAX_NAME_CHARS)}, attempt=True)
+    # A hyphenated part (Fernández-Castellanos) is one surname; particles do not count.
+    parts = name.split()
     words = [w.lower().strip(".'’") for w in re.split(r"[ \-]+", name)]
+    counted = [p for p in parts if p not in NAME_PARTICLES]
     looks_right = (
         len(name) >= 2 or (len(name) == 1 and not name.isascii())  # 李 alone is a name
     ) and (
-        len(words) <= MAX_NAME_WORDS
+        len(counted) <= MAX_NAME_WORDS
         and all(_is_name_character(c) for c in name)
         and any(c.isalpha() for c in name)
         and not any(w in NOT_NAME_WORDS for w in words)
@@ -246,12 +255,27 @@ def yes_or_no(text: str, intent: Optional[str]) -> Optional[bool]:
     return False if intent == "deny" else None
 
 
+# Doubt is neither yes nor no: "I don't know", "maybe", "not sure", "let me think".
+UNSURE = re.compile(
+    r"\b(i )?(don'?t|do not|dont) know\b|\bdunno\b|\bidk\b|\bno idea\b|\bmaybe\b|\bperhaps\b|"
+    r"\bpossibly\b|\bprobably\b|\b(not|un)(\s+(really|too|so|quite))?\s*(sure|certain|decided)\b|"
+    r"\bunsure\b|\bundecided\b|\bmight\b|\bi guess\b|\bnot yet\b|\blet me (think|see|check)\b|"
+    r"\b(need|have) to think\b|\bthink about it\b|\bcan'?t decide\b|\bhmm+\b",
+    re.I,
+)
+
+
+def is_unsure(text: str) -> bool:
+    """True for an answer that is doubt rather than yes or no."""
+    return bool(UNSURE.search(text))
+
+
 def explicit_consent(text: str, intent: Optional[str]) -> Optional[bool]:
     """True only for an explicit yes (or the "Yes, I agree" button); False for a no;
-    None for anything else, including "ok" and "I don't mind"."""
+    None for anything else, including "ok", "I don't mind" and "I don't know"."""
     if text.strip() == "/affirm":
         return True
-    if is_question(text):
+    if is_question(text) or is_unsure(text):
         return None
     if re.search(r"\b(don'?t|do not) mind\b", text, re.I):
         return None

@@ -107,6 +107,17 @@ WEEKDAY_RE = re.compile(
     r"\b(?:(next|this|coming|last)\s+)?(" + "|".join(sorted(WEEKDAYS, key=len, reverse=True)) + r")(s?)\b"
 )
 PARTS_OF_DAY: List[Tuple[str, Window]] = [  # longest phrases first
+    # Named times when the clinic is closed: read as what they say, so they are refused
+    # with the opening hours rather than dropped (and the day's hours stored).
+    ("middle of the night", (time(0), time(5))),
+    ("small hours", (time(1), time(5))),
+    ("early hours", (time(1), time(5))),
+    ("late at night", (time(22), time(23, 59))),
+    ("late night", (time(22), time(23, 59))),
+    ("overnight", (time(0), time(6))),
+    ("midnight", (time(0), time(1))),
+    ("dawn", (time(5), time(7))),
+    ("sunrise", (time(5), time(7))),
     ("early morning", (time(9), time(10, 30))),
     ("late morning", (time(10, 30), time(12))),
     ("early afternoon", (time(12), time(14, 30))),

@@ -45,7 +45,17 @@ def test_a_name_of_100_characters_is_kept_and_a_longer_one_refused_with_the_limi
     assert result.values == {"max_chars": "100"}
 
 
-@pytest.mark.parametrize("text", ["does it hurt?", "is it safe", "yes", "212 555 0147", "cancel", "x", "brb"])
+@pytest.mark.parametrize(
+    "name",
+    ["María de los Ángeles Fernández-Castellanos de la Torre y Villanueva Gutiérrez del Río Montes Aguirre",
+     "Johannes Cornelis van der Berg van den Heuvel ter Haar", "Abdullah bin Abdulaziz bin Saud al Rashid"],
+)
+def test_long_names_with_particles_and_double_surnames_are_kept_whole(name: str) -> None:
+    assert len(name) <= 100 and parse_name(name) == name
+
+
+@pytest.mark.parametrize("text", ["I think I will go with whatever works best for me on the day",
+                                  "does it hurt?", "is it safe", "yes", "212 555 0147", "cancel", "x", "brb"])
 def test_what_is_not_a_name(text: str) -> None:
     result = parse_name(text)
     assert isinstance(result, Invalid) and result.reason == "name"
@@ -172,6 +182,14 @@ def test_an_explicit_yes_is_consent(text: str) -> None:
                                   "yes but why do you need it?", "what?"])
 def test_only_an_explicit_yes_is_consent(text: str) -> None:
     assert explicit_consent(text, "affirm") is None
+
+
+@pytest.mark.parametrize("text", ["I don't know", "i dont know", "maybe", "not sure", "I'm not really sure",
+                                  "unsure", "dunno", "no idea", "perhaps", "let me think about it",
+                                  "I need to think"])
+def test_doubt_is_neither_consent_nor_a_refusal(text: str) -> None:
+    for intent in ("deny", "affirm", None):
+        assert explicit_consent(text, intent) is None
 
 
 @pytest.mark.parametrize("text", ["no", "no thanks", "I don't agree", "/deny"])

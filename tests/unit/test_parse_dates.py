@@ -156,7 +156,10 @@ def test_past_dates_are_refused_with_the_reason(text: str, shown: str) -> None:
 @pytest.mark.parametrize(
     "text, asked",
     [("tomorrow at 8am", "08:00-09:00"), ("friday evening", "17:00-20:00"),
-     ("Monday after 6pm", "18:00-19:00"), ("evenings", "17:00-20:00")],
+     ("Monday after 6pm", "18:00-19:00"), ("evenings", "17:00-20:00"),
+     ("Thursday at midnight", "00:00-01:00"), ("midnight", "00:00-01:00"),
+     ("Friday in the middle of the night", "00:00-05:00"), ("tomorrow at dawn", "05:00-07:00"),
+     ("late at night on Monday", "22:00-23:59")],
 )
 def test_times_outside_the_opening_hours_are_refused_with_what_was_asked(text: str, asked: str) -> None:
     result = refused(text)

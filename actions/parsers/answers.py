@@ -41,7 +41,7 @@ NOT_NAME_WORDS = set(
     "you me i the this that to of for with about want need like book booking appointment cancel "
     "change help please thanks thank hi hello hey yes no ok okay not don't dont have has much "
     "many cost price hurt safe work phone email number call text stop quit exit never mind forget "
-    "brb".split()
+    "brb wrong incorrect misspelled right typo mistake instead actually as".split()
 )
 NAME_PREFIX = re.compile(
     r"^\s*(?:(?:hi|hello|hey)\b[,!. ]*)?(?:(?:actually|sorry)[, ]+)?"
@@ -137,6 +137,17 @@ def find_phone(text: str, region: str) -> Optional[str]:
     return None
 
 
+def without_phone(text: str, region: str) -> str:
+    """The text with its phone number and the words leading to it taken out:
+    "Jane Smith, call me on 617 333 2211" -> "Jane Smith"."""
+    for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
+        text = text[: match.start] + " " + text[match.end:]
+        break
+    text = re.sub(r"\b(just\s+)?(call|ring|reach|phone|text)\s+me\s*(on|at)?\b|\b(my\s+)?(phone\s+)?"
+                  r"(number|phone|mobile|cell)(\s+is)?\b|\b(on|at)\s*$", " ", text, flags=re.I)
+    return " ".join(text.replace(",", " ").split())
+
+
 def parse_phone(text: str, region: str, own_number: Optional[str] = None) -> Union[str, Invalid]:
     """A valid number anywhere in the text; region for numbers without +country.
     On SMS/WhatsApp (own_number given) "yes, use this one" means the sender's number."""
@@ -174,11 +185,16 @@ def parse_email(text: str) -> Union[str, Invalid]:
     token = EMAIL_TOKEN.search(text)
     if not token:
         return Invalid("email_missing")
+    typed = token.group(0).rstrip(".")
     try:
-        checked = validate_email(token.group(0).rstrip("."), check_deliverability=False)
+        checked = validate_email(typed, check_deliverability=False)
     except EmailNotValidError as error:
         # email-validator's own explanation ("There must be something after the @-sign.")
         return Invalid("email", {"problem": str(error)}, attempt=True)
+    # An address typed all in capitals (caps lock, some phone keyboards) is not a
+    # case-sensitive mailbox name: kept lower-case. Mixed case is kept as typed.
+    if typed.upper() == typed and typed.lower() != typed:
+        return checked.normalized.lower()
     return checked.normalized
 
 
@@ -208,6 +224,30 @@ REASON_PATTERNS = [
     ("spider_vein_consultation", r"\bspider|\bveins?\b|\bassessment|\bfirst visit"),
     ("other", r"\bother\b|\bsomething else\b|\belse\b"),
 ]
+
+
+# "call me", "text me instead", "by email": a contact method asked for in passing. What is
+# refused ("don't text", "instead of texting", "not by email") is taken out first.
+METHOD_REQUEST = re.compile(
+    r"\b(call|ring|phone|text|txt|sms|message|whatsapp|e-?mail)\s+me\b|"
+    r"\b(by|via|through|over)\s+(a\s+)?(phone|telephone|call|text|txt|sms|whatsapp|e-?mail)\b|"
+    r"\bprefer\s+(a\s+)?(phone|call|text|txt|sms|whatsapp|e-?mail)\b|"
+    r"\b(phone call|call|text message|text|e-?mail)\s+(is|would be|works)\s+(better|easier|best|fine)\b",
+    re.I,
+)
+NEGATED_METHOD = re.compile(
+    r"\b(don'?t|dont|do not|not|no|never|instead of|rather than|not by)\s+(\w+\s+)?"
+    r"(call|ring|phone|text|txt|sms|message|whatsapp|e-?mail)\w*(\s+me)?\b",
+    re.I,
+)
+
+
+def requested_method(text: str) -> Optional[str]:
+    """phone | sms | email when the text asks to be contacted that way
+    ("actually call me, don't text", "email me instead"), else None."""
+    kept = NEGATED_METHOD.sub(" ", text)
+    match = METHOD_REQUEST.search(kept)
+    return _first_match(match.group(0), METHOD_PATTERNS) if match else None
 
 
 def parse_method(text: str) -> Union[str, Invalid]:
@@ -331,7 +371,8 @@ NOTHING_TO_CHANGE = re.compile(r"\bnothing\b|\bno changes?\b|\ball (good|fine|co
 # "change my phone number", "actually my number is ...", "make it Friday instead",
 # "my name is spelled ...": the patient corrects something already given.
 CHANGE_REQUEST = re.compile(
-    r"\b(change|correct|update|fix|edit)\s+(my|the|your|that|it)\b|^\s*(actually|sorry|oops|wait)\b|"
+    r"\b(change|correct|update|fix|edit)\s+(my|the|your|that|it)\b|"
+    r"^\W*((no|oh|hmm|uh|um)\W+)?(actually|sorry|oops|wait)\b|"
     r"\b(make it|instead|rather|wrong|typo|mistake|spelled|spelt)\b",
     re.I,
 )
@@ -371,7 +412,7 @@ def new_value_text(text: str, field: str) -> str:
     if field == "time":
         return re.sub(r"\b(actually|sorry|make it|change (it|the (day|time|date)) to|instead|rather)\b", " ",
                       text, flags=re.I)
-    for marker in (r"spelled|spelt", r"to|should be", r"is|it's"):  # the most specific first
+    for marker in (r"spelled|spelt", r"to|should be", r"is|it's", r"as"):  # the most specific first
         match = re.search(rf"\b(?:{marker})\s+(.+)$", text, re.I)
         if match:
             return match.group(1)

@@ -10,7 +10,7 @@ from actions.parsers import answers
 from actions.parsers.answers import (
     consent_question, declines_name, display_phone, explicit_consent, field_named, is_change_request,
     is_pause, new_value_text, parse_email, parse_method, parse_name, parse_phone, parse_reason,
-    privacy_question, sender_phone, yes_or_no,
+    privacy_question, requested_method, sender_phone, without_phone, yes_or_no,
 )
 
 # --- Names ---------------------------------------------------------------------------------------
@@ -121,6 +121,27 @@ def test_on_sms_yes_means_the_sender_number() -> None:
 
 def test_emails_are_normalised() -> None:
     assert parse_email("it's Jane.Doe@Example.COM thanks") == "Jane.Doe@example.com"
+
+
+def test_an_email_typed_all_in_capitals_is_kept_lower_case() -> None:
+    assert parse_email("my email is actually JANE.DOE@EXAMPLE.ORG") == "jane.doe@example.org"
+
+
+@pytest.mark.parametrize(
+    "text, method",
+    [("actually please call me instead of texting", "phone"), ("actually call me, don't text", "phone"),
+     ("Actually, email me instead", "email"), ("don't text me, call me", "phone"), ("by email please", "email"),
+     ("can you text me?", "sms"), ("I'd prefer a phone call", "phone"), ("not by email, by text", "sms"),
+     ("next Tuesday afternoon", None), ("my email is wrong", None), ("Jane Smith", None)],
+)
+def test_a_contact_method_asked_for_in_passing(text: str, method: Optional[str]) -> None:
+    assert requested_method(text) == method
+
+
+@pytest.mark.parametrize("text, rest", [("just call me on 617 333 2211", ""), ("Jane Smith, 617 333 2211", "Jane Smith"),
+                                        ("my number is 617.333.2211", "")])
+def test_without_phone_leaves_what_is_not_the_number(text: str, rest: str) -> None:
+    assert without_phone(text, "US") == rest
 
 
 @pytest.mark.parametrize(

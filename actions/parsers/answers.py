@@ -336,11 +336,26 @@ CONSENT_TOPICS = [  # what a patient asks before agreeing; the first that matche
 ]
 
 
+# A question with nothing of its own to ask about ("why?", "what does that mean?", "do I
+# have to?") is about what was just asked: the consent. One that names something else
+# ("what are spider veins exactly?") is not.
+BARE_QUESTION_WORDS = set(
+    "what why how who when where which is are was does do did can could will would should must "
+    "it its it's that that's this these those i me my you your we us the a an to for of about "
+    "mean means meaning need needed necessary necessarily have has really exactly again so then "
+    "huh eh sorry ok okay please sure just come like thing say said asking ask question".split()
+)
+
+
 def consent_question(text: str) -> Optional[str]:
     """retention | who | what | why for a question about the consent, else None."""
     if not is_question(text) and not re.search(r"\bwhy\b|\bwho\b|\bhow long\b", text, re.I):
         return None
-    return _first_match(text, CONSENT_TOPICS) or "why"
+    topic = _first_match(text, CONSENT_TOPICS)
+    if topic:
+        return topic
+    words = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", text.lower().replace("’", "'"))
+    return "why" if all(w in BARE_QUESTION_WORDS for w in words) else None
 
 
 # At any other question, a question is about privacy only when it says so.

@@ -237,6 +237,17 @@ def test_at_other_questions_only_a_question_that_names_privacy_is_about_it(text:
     assert privacy_question(text) == topic
 
 
+@pytest.mark.parametrize("text", ["why?", "what?", "do I have to?", "what does that mean exactly?", "huh?"])
+def test_a_bare_question_at_the_consent_step_is_about_the_consent(text: str) -> None:
+    assert consent_question(text) == "why"
+
+
+@pytest.mark.parametrize("text", ["what are spider veins exactly?", "does sclerotherapy hurt?",
+                                  "how many sessions will I need?", "is there parking?"])
+def test_a_question_about_something_else_is_not_about_consent(text: str) -> None:
+    assert consent_question(text) is None
+
+
 def test_a_plain_answer_is_not_a_question_about_consent() -> None:
     assert consent_question("yes") is None and consent_question("no thanks") is None
 

@@ -355,7 +355,8 @@ def consent_question(text: str) -> Optional[str]:
     if topic:
         return topic
     words = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", text.lower().replace("’", "'"))
-    return "why" if all(w in BARE_QUESTION_WORDS for w in words) else None
+    about_data = PRIVACY_WORDS.search(text)  # "what will you do with my phone number?"
+    return "why" if about_data or all(w in BARE_QUESTION_WORDS for w in words) else None
 
 
 # At any other question, a question is about privacy only when it says so.

@@ -237,7 +237,8 @@ def test_at_other_questions_only_a_question_that_names_privacy_is_about_it(text:
     assert privacy_question(text) == topic
 
 
-@pytest.mark.parametrize("text", ["why?", "what?", "do I have to?", "what does that mean exactly?", "huh?"])
+@pytest.mark.parametrize("text", ["why?", "what?", "do I have to?", "what does that mean exactly?", "huh?",
+                                  "what will you do with my phone number?", "is my information safe?"])
 def test_a_bare_question_at_the_consent_step_is_about_the_consent(text: str) -> None:
     assert consent_question(text) == "why"
 

@@ -41,10 +41,10 @@ from actions.parsers import Invalid
 from actions.parsers.answers import (
     consent_question, declines_name, display_phone, explicit_consent, field_named, find_email,
     find_phone, is_change_request, is_pause, is_question, new_value_text, nothing_to_change,
-    parse_email, parse_method, parse_name, parse_phone, parse_reason, privacy_question, sender_phone,
-    yes_or_no,
+    parse_email, parse_method, parse_name, parse_phone, parse_reason, privacy_question,
+    requested_method, sender_phone, without_phone, yes_or_no,
 )
-from actions.parsers.dates import Flexible, TimeRequest, parse_period
+from actions.parsers.dates import Flexible, TimeRequest, names_time_of_day, parse_period, retime
 from clinic.settings import clinic_details
 
 # --- Consent ------------------------------------------------------------------------------
@@ -189,7 +189,7 @@ def read_method(text: str, region: str) -> Outcome:
     if phone:
         texting = parse_method(text) == "sms"
         return {METHOD: "sms" if texting else "phone", PHONE: phone}
-    method = parse_method(text)
+    method = requested_method(text) or parse_method(text)
     return method if isinstance(method, Invalid) else {METHOD: method}
 
 
@@ -198,6 +198,14 @@ def read_answer(slot: str, text: str, ctx: Context) -> Outcome:
     if slot == NAME:
         if ctx.form == "callback_form" and declines_name(text):
             return {NAME: None, NAME_WITHHELD: True}
+        phone = find_phone(text, ctx.region) if ctx.form == "callback_form" else None
+        if phone:
+            # "Just call me on 617 333 2211": the number a call-back needs, with the name
+            # when one is given too ("Jane Smith, 617 333 2211"), else without one.
+            name = parse_name(without_phone(text, ctx.region))
+            if isinstance(name, Invalid):
+                return {PHONE: phone, NAME: None, NAME_WITHHELD: True}
+            return {PHONE: phone, NAME: name, NAME_WITHHELD: None}
         name = parse_name(text)
         return name if isinstance(name, Invalid) else {NAME: name, NAME_WITHHELD: None}
     if slot == METHOD:
@@ -345,15 +353,60 @@ class RequestFormValidation(FormValidationAction, abc.ABC):
         return asked, text
 
     def corrected_slot(self, text: str, asked: str, tracker: Tracker) -> Optional[str]:
-        """The slot of a field already given that the message corrects, if any."""
-        if asked == FIELD or not (is_change_request(text) or latest_intent(tracker) == "change_field"):
+        """The slot of a field already given that the message corrects, if any.
+
+        Three kinds of correction, whatever the classifier thought of the message:
+        a new value of a type nothing else can be (an email address, a phone number,
+        "call me" / "email me instead"); at the summary, a message naming a field
+        ("my name is 王秀英", "it's for a follow-up visit actually"); anywhere, a
+        change marker with a field ("actually my number is ...")."""
+        if asked == FIELD:
             return None
+        by_value = self.corrected_by_value(text, asked, tracker)
+        if by_value:
+            return by_value
+        changing = is_change_request(text) or latest_intent(tracker) == "change_field"
         field = field_named(text)
+        if field is None and changing and names_time_of_day(text):
+            field = "time"  # "actually after 3 would be better"
         if field is None or field not in self.changeable:
+            return None
+        if asked == CONFIRMED and not changing:
+            # At the summary everything has been given: a field named with a new value
+            # that reads as one (not a question, not a plain yes) is a change.
+            ctx = self.context(tracker)
+            changing = (
+                not is_question(text) and yes_or_no(text, ctx.intent) is not True
+                and isinstance(read_answer(FIELDS[field][0], new_value_text(text, field), ctx), dict)
+            )
+        if not changing:
             return None
         slot = FIELDS[field][0]
         given = tracker.slots.get(slot) is not None or (slot == NAME and tracker.slots.get(NAME_WITHHELD))
         return slot if slot != asked and given else None
+
+    def corrected_by_value(self, text: str, asked: str, tracker: Tracker) -> Optional[str]:
+        """A given contact detail replaced by a value that can only be one: the slot to read it."""
+        slots = tracker.slots
+        if asked in (NAME, METHOD) or (asked == TOPIC and not is_change_request(text)):
+            return None  # read as the answer (the topic is free text and may hold a number)
+        region = clinic_details().default_region
+        method = slots.get(METHOD) if "contact_method" in self.changeable else "phone"
+        if method not in ("phone", "sms", "email"):
+            return None  # no contact method given yet
+        if asked not in (PHONE, EMAIL):  # those questions read either value themselves
+            email = find_email(text)
+            if email and "email" in self.changeable and email != slots.get(EMAIL):
+                return EMAIL if method == "email" else METHOD
+            phone = find_phone(text, region)
+            if phone and "phone" in self.changeable and phone != slots.get(PHONE) and (
+                    slots.get(PHONE) or method == "email"):
+                return METHOD if method == "email" else PHONE
+        wanted = requested_method(text) if "contact_method" in self.changeable else None
+        if wanted and wanted != method and asked in (PHONE, EMAIL, CONFIRMED, CONSENT, TIME, REASON):
+            if asked in (PHONE, EMAIL, CONFIRMED) or is_change_request(text):
+                return METHOD
+        return None
 
     def usable(self, slot: str, text: str, ctx: Context) -> bool:
         """Whether a message with a non-answer intent still reads as (an attempt at) an answer."""
@@ -513,6 +566,17 @@ class RequestFormValidation(FormValidationAction, abc.ABC):
         updates.update({PENDING: False, CONFIRMED: None, MISSES: None, FIELD: field})
         slot = FIELDS[field][0]
         new_value = read_answer(slot, text, ctx) if text.strip() else None
+        previous = stored_time(tracker.slots) if field == "time" and text.strip() else None
+        if previous is not None:
+            # "Can we do the morning instead?": a time of day alone keeps the day(s) chosen.
+            retimed = retime(text, previous, ctx.now, ctx.region)
+            if retimed is not None:
+                new_value = retimed if isinstance(retimed, Invalid) else time_slots(retimed)
+        if field == "email" and isinstance(new_value, dict):
+            new_value[METHOD] = "email"
+        if isinstance(new_value, Invalid) and new_value.attempt:
+            # A new value that can't be used: why, then its question again.
+            dispatcher.utter_message(response=f"utter_invalid_{new_value.reason}", **new_value.values)
         if isinstance(new_value, dict) and any(v is not None for v in new_value.values()):
             updates.update({**new_value, FIELD: None})
             self.say_changed(field, updates, dispatcher)

@@ -16,6 +16,12 @@ from actions.parsers import Invalid
 
 MAX_NAME_CHARS = 100
 MAX_NAME_WORDS = 10  # "José María de la Cruz Fernández" has six
+# Lower-case particles joining the parts of a name (de, la, y, del, van, bin, ...): a long
+# Spanish or Dutch name has many, and they do not make it a sentence.
+NAME_PARTICLES = set(
+    "de del della der des di da das do dos du la las le lo los y e van von ter ten den bin ibn bint "
+    "al el ben ap af zu".split()
+)
 
 QUESTION_START = re.compile(
     r"^\s*(what|how|why|when|where|which|who|whose|is|are|does|do|did|can|could|will|would|should)\b",
@@ -35,7 +41,7 @@ NOT_NAME_WORDS = set(
     "you me i the this that to of for with about want need like book booking appointment cancel "
     "change help please thanks thank hi hello hey yes no ok okay not don't dont have has much "
     "many cost price hurt safe work phone email number call text stop quit exit never mind forget "
-    "brb".split()
+    "brb wrong incorrect misspelled right typo mistake instead actually as".split()
 )
 NAME_PREFIX = re.compile(
     r"^\s*(?:(?:hi|hello|hey)\b[,!. ]*)?(?:(?:actually|sorry)[, ]+)?"
@@ -62,11 +68,14 @@ def parse_name(text: str) -> Union[str, Invalid]:
     name = " ".join(NAME_PREFIX.sub("", unicodedata.normalize("NFC", text)).split()).strip(" .,!")
     if len(name) > MAX_NAME_CHARS:
         return Invalid("name_too_long", {"max_chars": str(MAX_NAME_CHARS)}, attempt=True)
+    # A hyphenated part (Fernández-Castellanos) is one surname; particles do not count.
+    parts = name.split()
     words = [w.lower().strip(".'’") for w in re.split(r"[ \-]+", name)]
+    counted = [p for p in parts if p not in NAME_PARTICLES]
     looks_right = (
         len(name) >= 2 or (len(name) == 1 and not name.isascii())  # 李 alone is a name
     ) and (
-        len(words) <= MAX_NAME_WORDS
+        len(counted) <= MAX_NAME_WORDS
         and all(_is_name_character(c) for c in name)
         and any(c.isalpha() for c in name)
         and not any(w in NOT_NAME_WORDS for w in words)
@@ -128,6 +137,17 @@ def find_phone(text: str, region: str) -> Optional[str]:
     return None
 
 
+def without_phone(text: str, region: str) -> str:
+    """The text with its phone number and the words leading to it taken out:
+    "Jane Smith, call me on 617 333 2211" -> "Jane Smith"."""
+    for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
+        text = text[: match.start] + " " + text[match.end:]
+        break
+    text = re.sub(r"\b(just\s+)?(call|ring|reach|phone|text)\s+me\s*(on|at)?\b|\b(my\s+)?(phone\s+)?"
+                  r"(number|phone|mobile|cell)(\s+is)?\b|\b(on|at)\s*$", " ", text, flags=re.I)
+    return " ".join(text.replace(",", " ").split())
+
+
 def parse_phone(text: str, region: str, own_number: Optional[str] = None) -> Union[str, Invalid]:
     """A valid number anywhere in the text; region for numbers without +country.
     On SMS/WhatsApp (own_number given) "yes, use this one" means the sender's number."""
@@ -165,11 +185,16 @@ def parse_email(text: str) -> Union[str, Invalid]:
     token = EMAIL_TOKEN.search(text)
     if not token:
         return Invalid("email_missing")
+    typed = token.group(0).rstrip(".")
     try:
-        checked = validate_email(token.group(0).rstrip("."), check_deliverability=False)
+        checked = validate_email(typed, check_deliverability=False)
     except EmailNotValidError as error:
         # email-validator's own explanation ("There must be something after the @-sign.")
         return Invalid("email", {"problem": str(error)}, attempt=True)
+    # An address typed all in capitals (caps lock, some phone keyboards) is not a
+    # case-sensitive mailbox name: kept lower-case. Mixed case is kept as typed.
+    if typed.upper() == typed and typed.lower() != typed:
+        return checked.normalized.lower()
     return checked.normalized
 
 
@@ -199,6 +224,30 @@ REASON_PATTERNS = [
     ("spider_vein_consultation", r"\bspider|\bveins?\b|\bassessment|\bfirst visit"),
     ("other", r"\bother\b|\bsomething else\b|\belse\b"),
 ]
+
+
+# "call me", "text me instead", "by email": a contact method asked for in passing. What is
+# refused ("don't text", "instead of texting", "not by email") is taken out first.
+METHOD_REQUEST = re.compile(
+    r"\b(call|ring|phone|text|txt|sms|message|whatsapp|e-?mail)\s+me\b|"
+    r"\b(by|via|through|over)\s+(a\s+)?(phone|telephone|call|text|txt|sms|whatsapp|e-?mail)\b|"
+    r"\bprefer\s+(a\s+)?(phone|call|text|txt|sms|whatsapp|e-?mail)\b|"
+    r"\b(phone call|call|text message|text|e-?mail)\s+(is|would be|works)\s+(better|easier|best|fine)\b",
+    re.I,
+)
+NEGATED_METHOD = re.compile(
+    r"\b(don'?t|dont|do not|not|no|never|instead of|rather than|not by)\s+(\w+\s+)?"
+    r"(call|ring|phone|text|txt|sms|message|whatsapp|e-?mail)\w*(\s+me)?\b",
+    re.I,
+)
+
+
+def requested_method(text: str) -> Optional[str]:
+    """phone | sms | email when the text asks to be contacted that way
+    ("actually call me, don't text", "email me instead"), else None."""
+    kept = NEGATED_METHOD.sub(" ", text)
+    match = METHOD_REQUEST.search(kept)
+    return _first_match(match.group(0), METHOD_PATTERNS) if match else None
 
 
 def parse_method(text: str) -> Union[str, Invalid]:
@@ -246,12 +295,27 @@ def yes_or_no(text: str, intent: Optional[str]) -> Optional[bool]:
     return False if intent == "deny" else None
 
 
+# Doubt is neither yes nor no: "I don't know", "maybe", "not sure", "let me think".
+UNSURE = re.compile(
+    r"\b(i )?(don'?t|do not|dont) know\b|\bdunno\b|\bidk\b|\bno idea\b|\bmaybe\b|\bperhaps\b|"
+    r"\bpossibly\b|\bprobably\b|\b(not|un)(\s+(really|too|so|quite))?\s*(sure|certain|decided)\b|"
+    r"\bunsure\b|\bundecided\b|\bmight\b|\bi guess\b|\bnot yet\b|\blet me (think|see|check)\b|"
+    r"\b(need|have) to think\b|\bthink about it\b|\bcan'?t decide\b|\bhmm+\b",
+    re.I,
+)
+
+
+def is_unsure(text: str) -> bool:
+    """True for an answer that is doubt rather than yes or no."""
+    return bool(UNSURE.search(text))
+
+
 def explicit_consent(text: str, intent: Optional[str]) -> Optional[bool]:
     """True only for an explicit yes (or the "Yes, I agree" button); False for a no;
-    None for anything else, including "ok" and "I don't mind"."""
+    None for anything else, including "ok", "I don't mind" and "I don't know"."""
     if text.strip() == "/affirm":
         return True
-    if is_question(text):
+    if is_question(text) or is_unsure(text):
         return None
     if re.search(r"\b(don'?t|do not) mind\b", text, re.I):
         return None
@@ -272,11 +336,27 @@ CONSENT_TOPICS = [  # what a patient asks before agreeing; the first that matche
 ]
 
 
+# A question with nothing of its own to ask about ("why?", "what does that mean?", "do I
+# have to?") is about what was just asked: the consent. One that names something else
+# ("what are spider veins exactly?") is not.
+BARE_QUESTION_WORDS = set(
+    "what why how who when where which is are was does do did can could will would should must "
+    "it its it's that that's this these those i me my you your we us the a an to for of about "
+    "mean means meaning need needed necessary necessarily have has really exactly again so then "
+    "huh eh sorry ok okay please sure just come like thing say said asking ask question".split()
+)
+
+
 def consent_question(text: str) -> Optional[str]:
     """retention | who | what | why for a question about the consent, else None."""
     if not is_question(text) and not re.search(r"\bwhy\b|\bwho\b|\bhow long\b", text, re.I):
         return None
-    return _first_match(text, CONSENT_TOPICS) or "why"
+    topic = _first_match(text, CONSENT_TOPICS)
+    if topic:
+        return topic
+    words = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", text.lower().replace("’", "'"))
+    about_data = PRIVACY_WORDS.search(text)  # "what will you do with my phone number?"
+    return "why" if about_data or all(w in BARE_QUESTION_WORDS for w in words) else None
 
 
 # At any other question, a question is about privacy only when it says so.
@@ -307,7 +387,8 @@ NOTHING_TO_CHANGE = re.compile(r"\bnothing\b|\bno changes?\b|\ball (good|fine|co
 # "change my phone number", "actually my number is ...", "make it Friday instead",
 # "my name is spelled ...": the patient corrects something already given.
 CHANGE_REQUEST = re.compile(
-    r"\b(change|correct|update|fix|edit)\s+(my|the|your|that|it)\b|^\s*(actually|sorry|oops|wait)\b|"
+    r"\b(change|correct|update|fix|edit)\s+(my|the|your|that|it)\b|"
+    r"^\W*((no|oh|hmm|uh|um)\W+)?(actually|sorry|oops|wait)\b|"
     r"\b(make it|instead|rather|wrong|typo|mistake|spelled|spelt)\b",
     re.I,
 )
@@ -347,7 +428,7 @@ def new_value_text(text: str, field: str) -> str:
     if field == "time":
         return re.sub(r"\b(actually|sorry|make it|change (it|the (day|time|date)) to|instead|rather)\b", " ",
                       text, flags=re.I)
-    for marker in (r"spelled|spelt", r"to|should be", r"is|it's"):  # the most specific first
+    for marker in (r"spelled|spelt", r"to|should be", r"is|it's", r"as"):  # the most specific first
         match = re.search(rf"\b(?:{marker})\s+(.+)$", text, re.I)
         if match:
             return match.group(1)

@@ -107,6 +107,17 @@ WEEKDAY_RE = re.compile(
     r"\b(?:(next|this|coming|last)\s+)?(" + "|".join(sorted(WEEKDAYS, key=len, reverse=True)) + r")(s?)\b"
 )
 PARTS_OF_DAY: List[Tuple[str, Window]] = [  # longest phrases first
+    # Named times when the clinic is closed: read as what they say, so they are refused
+    # with the opening hours rather than dropped (and the day's hours stored).
+    ("middle of the night", (time(0), time(5))),
+    ("small hours", (time(1), time(5))),
+    ("early hours", (time(1), time(5))),
+    ("late at night", (time(22), time(23, 59))),
+    ("late night", (time(22), time(23, 59))),
+    ("overnight", (time(0), time(6))),
+    ("midnight", (time(0), time(1))),
+    ("dawn", (time(5), time(7))),
+    ("sunrise", (time(5), time(7))),
     ("early morning", (time(9), time(10, 30))),
     ("late morning", (time(10, 30), time(12))),
     ("early afternoon", (time(12), time(14, 30))),
@@ -385,6 +396,35 @@ def _check_opening(days: Days, window: Window) -> Optional[Invalid]:
                                attempt=True)
         day += timedelta(days=1)
     return None
+
+
+def names_time_of_day(text: str) -> bool:
+    """True when the text names a clock time or part of day ("after 3", "mornings")."""
+    return time_window(normalise(text))[0] is not None
+
+
+def retime(text: str, previous: TimeRequest, now: datetime, region: str = "US"
+           ) -> Union[TimeRequest, Invalid, None]:
+    """A change that names a time of day and no day ("can we do the morning instead?",
+    "after 3 would be better"): the same day(s) as `previous` at that time. None when the
+    text names a day, no time, or `previous` is a flexible preference (read it afresh)."""
+    if previous.flexible:
+        return None
+    normal = normalise(text)
+    window, rest = time_window(normal)
+    if window is None:
+        return None
+    today = now.date()
+    if (named_days(rest, today, region) is not None or FLEXIBLE.search(rest) or WEEKDAY_RE.search(rest)
+            or WEEKEND.search(rest)):
+        return None
+    days = Days(previous.start.date(), previous.end.date())
+    start = datetime.combine(days.first, window[0], tzinfo=previous.start.tzinfo)
+    end = datetime.combine(days.last, window[1], tzinfo=previous.start.tzinfo)
+    request = TimeRequest(text.strip(), start, end)
+    if end <= now:
+        return Invalid("time_past", {"asked": request.human()}, attempt=True)
+    return _check_opening(days, window) or request
 
 
 def parse_period(text: str, now: datetime, region: str = "US") -> Union[TimeRequest, Invalid]:

@@ -343,6 +343,87 @@ def test_make_it_friday_instead_changes_the_day() -> None:
     assert names(messages) == ["utter_changed_time"]
 
 
+@pytest.mark.parametrize(
+    "text, intent, expected",
+    [
+        # A new value of a kind nothing else can be, with or without "change".
+        ("my email is actually JANE.DOE@EXAMPLE.ORG", "nlu_fallback",
+         {METHOD: "email", EMAIL: "jane.doe@example.org"}),
+        ("use jane.doe@example.org instead", "faq", {METHOD: "email", EMAIL: "jane.doe@example.org"}),
+        ("you can reach me on 617 333 2211", "nlu_fallback", {PHONE: "+16173332211", METHOD: "sms"}),
+        # A field named with a value that reads as one, in any script or wording.
+        ("my name is 王秀英", "greet", {NAME: "王秀英"}),
+        ("please write my name as Ольга Петрова", "nlu_fallback", {NAME: "Ольга Петрова"}),
+        ("it's for a follow-up visit actually", "faq", {REASON: "follow_up"}),
+        ("this is for a sclerotherapy treatment", "faq", {REASON: "sclerotherapy_treatment"}),
+        # A contact method asked for, what is refused left out.
+        ("actually please call me instead of texting", "nlu_fallback", {METHOD: "phone", PHONE: "+12125550147"}),
+        ("actually call me, don't text", "deny", {METHOD: "phone"}),
+    ],
+)
+def test_a_new_value_at_the_summary_changes_that_field_and_shows_the_summary_again(
+    text: str, intent: str, expected: Dict[str, Any]
+) -> None:
+    state = {**AT_SUMMARY, REASON: "spider_vein_consultation"} if REASON in expected else AT_SUMMARY
+    slots, messages = run_validation(BOOKING, tracker(state, text, intent=intent))
+    assert {k: slots.get(k, state.get(k)) for k in expected} == expected
+    assert slots["requested_slot"] == CONFIRMED and slots.get(FIELD) is None
+    assert len(messages) == 1 and messages[0]["response"].startswith("utter_changed_")
+
+
+def test_a_new_email_at_the_summary_of_a_text_message_request_switches_to_email() -> None:
+    slots, messages = run_validation(BOOKING, tracker(AT_SUMMARY, "use jane.doe@example.org instead"))
+    assert slots[METHOD] == "email" and slots[EMAIL] == "jane.doe@example.org"
+    assert slots["requested_slot"] == CONFIRMED
+
+
+@pytest.mark.parametrize("text, intent", [("how long does the treatment take?", "faq"),
+                                          ("yes, the name is right", "affirm"), ("the reason is fine", "affirm")])
+def test_naming_a_field_at_the_summary_without_a_new_value_changes_nothing(text: str, intent: str) -> None:
+    slots, _ = run_validation(BOOKING, tracker(AT_SUMMARY, text, intent=intent))
+    assert not any(slots.get(k) is None and k in slots for k in (NAME, REASON, TIME, PHONE))
+
+
+@pytest.mark.parametrize("text, hours", [("can we do the morning instead?", (9, 12)),
+                                         ("actually after 3 would be better", (15, 17))])
+def test_a_time_of_day_alone_at_the_summary_keeps_the_day(text: str, hours: Any) -> None:
+    slots, messages = run_validation(BOOKING, tracker(AT_SUMMARY, text))
+    start, end = datetime.fromisoformat(slots[START]), datetime.fromisoformat(slots[END])
+    assert start.date() == end.date() == datetime.fromisoformat(COMPLETE[START]).date()
+    assert (start.hour, end.hour) == hours and slots[FLEXIBLE] is None
+    assert slots["requested_slot"] == CONFIRMED and names(messages) == ["utter_changed_time"]
+
+
+def test_a_time_of_day_outside_the_hours_at_the_summary_says_why_and_asks_again() -> None:
+    slots, messages = run_validation(BOOKING, tracker(AT_SUMMARY, "actually make it the evening"))
+    assert slots["requested_slot"] == TIME and names(messages) == ["utter_invalid_outside_hours"]
+
+
+@pytest.mark.parametrize("text", ["no wait, it's 617 333 2211", "617 333 2211", "oh sorry it's 617-333-2211"])
+def test_a_new_number_right_after_the_phone_corrects_it_rather_than_being_read_as_a_day(text: str) -> None:
+    state = {"requested_slot": TIME, NAME: "Jane", METHOD: "sms", PHONE: "+12125550147"}
+    slots, messages = run_validation(BOOKING, tracker(state, text))
+    assert slots[PHONE] == "+16173332211" and slots["requested_slot"] == TIME
+    assert names(messages) == ["utter_changed_phone", "utter_summary_so_far"]
+
+
+@pytest.mark.parametrize("text, method, asked", [("Actually, email me instead", "email", EMAIL),
+                                                 ("can you text me instead?", "sms", PHONE),
+                                                 ("by email please", "email", EMAIL)])
+def test_another_method_asked_for_at_the_phone_question_switches_and_asks_for_it(
+    text: str, method: str, asked: str
+) -> None:
+    state = {"requested_slot": PHONE, NAME: "Jane", METHOD: "phone"}
+    slots, _ = run_validation(BOOKING, tracker(state, text))
+    assert slots[METHOD] == method and slots["requested_slot"] == asked and not slots.get(MISSES)
+
+
+def test_a_day_at_the_time_question_is_not_a_method_change() -> None:
+    state = {"requested_slot": TIME, NAME: "Jane", METHOD: "sms", PHONE: "+12125550147"}
+    slots, _ = run_validation(BOOKING, tracker(state, "call me next Tuesday afternoon"))
+    assert slots.get(METHOD, "sms") == "sms" and slots[START] and slots["requested_slot"] == REASON
+
+
 def test_a_correction_at_the_consent_step_changes_the_field_and_asks_consent_again() -> None:
     slots, messages = run_validation(BOOKING, tracker(AT_CONSENT, "my name is spelled Jon Smyth"))
     assert slots[NAME] == "Jon Smyth" and slots["requested_slot"] == CONSENT
@@ -461,6 +542,15 @@ def test_a_callback_needs_only_a_phone_when_the_patient_keeps_their_name() -> No
         CALLBACK, tracker({"requested_slot": NAME}, "I'd rather not say", form="callback_form"))
     assert slots[NAME_WITHHELD] is True and slots["requested_slot"] == PHONE
     assert names(messages) == ["utter_callback_without_name"]
+
+
+@pytest.mark.parametrize("text, name", [("just call me on 617 333 2211", None), ("617.333.2211", None),
+                                        ("my number is 617 333 2211", None),
+                                        ("Jane Smith, 617 333 2211", "Jane Smith")])
+def test_a_phone_number_at_the_callback_name_question_fills_the_phone(text: str, name: Optional[str]) -> None:
+    slots, _ = run_validation(CALLBACK, tracker({"requested_slot": NAME}, text, form="callback_form"))
+    assert slots[PHONE] == "+16173332211" and slots.get(NAME) == name
+    assert slots["requested_slot"] == TOPIC
 
 
 def test_a_booking_still_needs_a_name() -> None:

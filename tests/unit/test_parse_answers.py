@@ -10,7 +10,7 @@ from actions.parsers import answers
 from actions.parsers.answers import (
     consent_question, declines_name, display_phone, explicit_consent, field_named, is_change_request,
     is_pause, new_value_text, parse_email, parse_method, parse_name, parse_phone, parse_reason,
-    privacy_question, sender_phone, yes_or_no,
+    privacy_question, requested_method, sender_phone, without_phone, yes_or_no,
 )
 
 # --- Names ---------------------------------------------------------------------------------------
@@ -45,7 +45,17 @@ def test_a_name_of_100_characters_is_kept_and_a_longer_one_refused_with_the_limi
     assert result.values == {"max_chars": "100"}
 
 
-@pytest.mark.parametrize("text", ["does it hurt?", "is it safe", "yes", "212 555 0147", "cancel", "x", "brb"])
+@pytest.mark.parametrize(
+    "name",
+    ["María de los Ángeles Fernández-Castellanos de la Torre y Villanueva Gutiérrez del Río Montes Aguirre",
+     "Johannes Cornelis van der Berg van den Heuvel ter Haar", "Abdullah bin Abdulaziz bin Saud al Rashid"],
+)
+def test_long_names_with_particles_and_double_surnames_are_kept_whole(name: str) -> None:
+    assert len(name) <= 100 and parse_name(name) == name
+
+
+@pytest.mark.parametrize("text", ["I think I will go with whatever works best for me on the day",
+                                  "does it hurt?", "is it safe", "yes", "212 555 0147", "cancel", "x", "brb"])
 def test_what_is_not_a_name(text: str) -> None:
     result = parse_name(text)
     assert isinstance(result, Invalid) and result.reason == "name"
@@ -113,6 +123,27 @@ def test_emails_are_normalised() -> None:
     assert parse_email("it's Jane.Doe@Example.COM thanks") == "Jane.Doe@example.com"
 
 
+def test_an_email_typed_all_in_capitals_is_kept_lower_case() -> None:
+    assert parse_email("my email is actually JANE.DOE@EXAMPLE.ORG") == "jane.doe@example.org"
+
+
+@pytest.mark.parametrize(
+    "text, method",
+    [("actually please call me instead of texting", "phone"), ("actually call me, don't text", "phone"),
+     ("Actually, email me instead", "email"), ("don't text me, call me", "phone"), ("by email please", "email"),
+     ("can you text me?", "sms"), ("I'd prefer a phone call", "phone"), ("not by email, by text", "sms"),
+     ("next Tuesday afternoon", None), ("my email is wrong", None), ("Jane Smith", None)],
+)
+def test_a_contact_method_asked_for_in_passing(text: str, method: Optional[str]) -> None:
+    assert requested_method(text) == method
+
+
+@pytest.mark.parametrize("text, rest", [("just call me on 617 333 2211", ""), ("Jane Smith, 617 333 2211", "Jane Smith"),
+                                        ("my number is 617.333.2211", "")])
+def test_without_phone_leaves_what_is_not_the_number(text: str, rest: str) -> None:
+    assert without_phone(text, "US") == rest
+
+
 @pytest.mark.parametrize(
     "text, reason, problem",
     [("jane at gmail", "email_missing", None),
@@ -174,6 +205,14 @@ def test_only_an_explicit_yes_is_consent(text: str) -> None:
     assert explicit_consent(text, "affirm") is None
 
 
+@pytest.mark.parametrize("text", ["I don't know", "i dont know", "maybe", "not sure", "I'm not really sure",
+                                  "unsure", "dunno", "no idea", "perhaps", "let me think about it",
+                                  "I need to think"])
+def test_doubt_is_neither_consent_nor_a_refusal(text: str) -> None:
+    for intent in ("deny", "affirm", None):
+        assert explicit_consent(text, intent) is None
+
+
 @pytest.mark.parametrize("text", ["no", "no thanks", "I don't agree", "/deny"])
 def test_a_no_is_a_refusal(text: str) -> None:
     assert explicit_consent(text, "deny") is False
@@ -196,6 +235,18 @@ def test_questions_about_consent_are_recognised_by_topic(text: str, topic: str) 
 )
 def test_at_other_questions_only_a_question_that_names_privacy_is_about_it(text: str, topic: Optional[str]) -> None:
     assert privacy_question(text) == topic
+
+
+@pytest.mark.parametrize("text", ["why?", "what?", "do I have to?", "what does that mean exactly?", "huh?",
+                                  "what will you do with my phone number?", "is my information safe?"])
+def test_a_bare_question_at_the_consent_step_is_about_the_consent(text: str) -> None:
+    assert consent_question(text) == "why"
+
+
+@pytest.mark.parametrize("text", ["what are spider veins exactly?", "does sclerotherapy hurt?",
+                                  "how many sessions will I need?", "is there parking?"])
+def test_a_question_about_something_else_is_not_about_consent(text: str) -> None:
+    assert consent_question(text) is None
 
 
 def test_a_plain_answer_is_not_a_question_about_consent() -> None:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from actions.parsers import Invalid
-from actions.parsers.dates import OPENING_HOURS, Flexible, TimeRequest, parse_period
+from actions.parsers.dates import OPENING_HOURS, Flexible, TimeRequest, parse_period, retime
 
 NEW_YORK = ZoneInfo("America/New_York")
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=NEW_YORK)
@@ -156,7 +156,10 @@ def test_past_dates_are_refused_with_the_reason(text: str, shown: str) -> None:
 @pytest.mark.parametrize(
     "text, asked",
     [("tomorrow at 8am", "08:00-09:00"), ("friday evening", "17:00-20:00"),
-     ("Monday after 6pm", "18:00-19:00"), ("evenings", "17:00-20:00")],
+     ("Monday after 6pm", "18:00-19:00"), ("evenings", "17:00-20:00"),
+     ("Thursday at midnight", "00:00-01:00"), ("midnight", "00:00-01:00"),
+     ("Friday in the middle of the night", "00:00-05:00"), ("tomorrow at dawn", "05:00-07:00"),
+     ("late at night on Monday", "22:00-23:59")],
 )
 def test_times_outside_the_opening_hours_are_refused_with_what_was_asked(text: str, asked: str) -> None:
     result = refused(text)
@@ -179,3 +182,19 @@ def test_the_structured_opening_hours_default_to_weekdays_nine_to_five() -> None
 def test_text_without_a_day_or_a_time_is_not_a_time(text: str) -> None:
     result = refused(text)
     assert result.reason == "time" and not result.attempt
+
+
+@pytest.mark.parametrize("text, hours", [("can we do the morning instead?", "Tue 1 Dec, 09:00-12:00"),
+                                         ("after 3 would be better", "Tue 1 Dec, 15:00-17:00")])
+def test_a_time_of_day_alone_keeps_the_day_already_chosen(text: str, hours: str) -> None:
+    result = retime(text, period("next Tuesday afternoon"), NOW)
+    assert isinstance(result, TimeRequest) and result.human() == hours and result.flexible is None
+
+
+def test_retime_leaves_a_new_day_a_flexible_preference_and_closed_hours_to_the_others() -> None:
+    chosen = period("next Tuesday afternoon")
+    assert retime("make it Friday morning", chosen, NOW) is None
+    assert retime("any weekday morning", chosen, NOW) is None
+    assert retime("the morning", period("any weekday afternoon"), NOW) is None
+    refusal = retime("the evening instead", chosen, NOW)
+    assert isinstance(refusal, Invalid) and refusal.reason == "outside_hours"

@@ -29,6 +29,8 @@ class ActionAnswerEachQuestion(Action):
         details = clinic_details()
         for part in parts:
             label = part.get("value") or ""
+            if label == "book_appointment":  # the rules start the booking after the answers
+                continue
             if label.startswith("faq/"):
                 dispatcher.utter_message(response=f"utter_{label}")
                 continue

@@ -47,7 +47,10 @@ logger = logging.getLogger(__name__)
 # (an FAQ answer, or one of these intents); the entity tells the rules and the action.
 QUESTION_PART_ENTITY = "question_part"
 PART_CONFIDENCE = 0.5
-ANSWERABLE_PART_INTENTS = ("clinic_hours", "clinic_location", "clinic_languages", "clinic_contact", "out_of_scope")
+ANSWERABLE_PART_INTENTS = (
+    "clinic_hours", "clinic_location", "clinic_languages", "clinic_contact", "out_of_scope",
+    "book_appointment",  # answered last: the questions first, then the booking starts
+)
 QuestionPart = Tuple[Text, Dict[Text, float], Tuple[int, int]]  # label, class probabilities, span
 
 MODEL_FILE = "linear_classifier.joblib"

@@ -14,7 +14,7 @@ from typing import List, Tuple
 QUESTION_START = (r"(?:how|what|what's|whats|when|where|why|which|who|is|are|do|does|did|can|could|"
                   r"will|would|should|am|any|also)")
 BOUNDARY = re.compile(
-    rf"\?+\s*|;\s*|\.\s+(?={QUESTION_START}\b)|,?\s+(?:and|also|plus|&)\s+(?={QUESTION_START}\b)",
+    rf"\?+\s*|;\s*|\.\s+(?={QUESTION_START}\b)|,?\s+(?:and|also|plus|&|but(?:\s+first)?,?)\s+(?={QUESTION_START}\b)",
     re.IGNORECASE,
 )
 MIN_WORDS = 2

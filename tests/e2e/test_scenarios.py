@@ -16,6 +16,7 @@ File format
       - id: corr-phone-at-summary     # unique, kebab-case
         purpose: one line, what the patient experiences
         requires: tomorrow_open       # optional; skip the scenario unless the condition holds
+        known_gap: why it fails today # optional; a strict expected failure until fixed
         turns:
           - say: "I'd like to book a consultation"
             asks: patient_name
@@ -140,7 +141,7 @@ TURN_KEYS = ACTIONS | {
     "response", "response_in", "responses_include", "responses_in_order", "not_response",
     "no_buttons", "has_button_any", "stored_request", "note",
 }
-SCENARIO_KEYS = {"id", "purpose", "turns", "requires"}
+SCENARIO_KEYS = {"id", "purpose", "turns", "requires", "known_gap"}
 
 
 # --- Loading ---------------------------------------------------------------------------------
@@ -154,6 +155,7 @@ class Scenario:
     turns: List[Dict[str, Any]]
     requires: Optional[str] = None
     path: Path = field(default=SCENARIO_DIR)
+    known_gap: Optional[str] = None
 
     @property
     def test_id(self) -> str:
@@ -177,7 +179,8 @@ def load_scenarios() -> List[Scenario]:
                 assert not unknown, f"{path.name}: {raw['id']} turn {number}: unknown keys {unknown}"
                 actions = ACTIONS & set(turn)
                 assert len(actions) == 1, f"{path.name}: {raw['id']} turn {number}: needs one of {ACTIONS}"
-            found.append(Scenario(category, raw["id"], raw["purpose"], raw["turns"], raw.get("requires"), path))
+            found.append(Scenario(category, raw["id"], raw["purpose"], raw["turns"], raw.get("requires"), path,
+                                  raw.get("known_gap")))
     return found
 
 
@@ -540,7 +543,14 @@ def describe(turn: Dict[str, Any]) -> str:
 # --- The test ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.test_id for s in SCENARIOS])
+def _as_param(scenario: Scenario) -> Any:
+    """A scenario the product does not meet yet is a strict expected failure, with its reason:
+    reported in every run, and the run fails the day it passes, so the mark is removed."""
+    marks = [pytest.mark.xfail(strict=True, reason=scenario.known_gap)] if scenario.known_gap else []
+    return pytest.param(scenario, marks=marks, id=scenario.test_id)
+
+
+@pytest.mark.parametrize("scenario", [_as_param(s) for s in SCENARIOS])
 def test_scenario(scenario: Scenario, stack, sender, responses) -> None:
     if scenario.requires and not REQUIREMENTS[scenario.requires]():
         pytest.skip(f"needs {scenario.requires}")

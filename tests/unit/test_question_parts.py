@@ -19,3 +19,8 @@ from addons.question_parts import question_parts
 ])
 def test_the_questions_of_a_message(text: str, parts: list) -> None:
     assert [text[start:end] for start, end in question_parts(text)] == parts
+
+
+def test_a_booking_request_with_a_question_after_but_first() -> None:
+    text = "I'd like to book, but first, does it hurt?"
+    assert [text[s:e] for s, e in question_parts(text)] == ["I'd like to book", "does it hurt"]

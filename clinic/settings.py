@@ -356,7 +356,8 @@ def reset() -> None:
 # -- the project's changes to Rasa (addons/patches/README.md) --------------------------------
 
 # One switch each, RASA_PATCH_<NAME>=on|off, default on; addons/patches installs them.
-RASA_PATCHES = ("action_apology", "reply_check", "graph_runner", "keep_alive", "admission", "log_copies", "gc_freeze")
+RASA_PATCHES = ("action_apology", "reply_check", "graph_runner", "keep_alive", "admission", "log_copies", "gc_freeze",
+                "rule_index")
 _SWITCH_PREFIX = "RASA_PATCH_"
 _SWITCH_VALUES = {"on": True, "true": True, "1": True, "yes": True, "off": False, "false": False, "0": False, "no": False}
 

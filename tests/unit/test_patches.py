@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Iterator, List
+from typing import Any, Iterator, List, Tuple
 
 import jsonschema
 import pytest
@@ -21,7 +21,7 @@ from rasa.core.agent import Agent
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.processor import MessageProcessor
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import BotUttered
+from rasa.shared.core.events import ActionExecuted, BotUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import RasaException
 from rasa.utils.endpoints import EndpointConfig
@@ -256,3 +256,44 @@ def test_installing_twice_is_harmless(switches: pytest.MonkeyPatch) -> None:
     assert connections_for_three_calls() == 1
     assert peak_concurrent_messages() == 2  # not two gates in a row
     assert not log_lines_deep_copy()
+
+
+def rule_checks_and_actions() -> Tuple[int, List[List[str]]]:
+    """Rule checks RulePolicy makes, and the actions predicted, over conversations that need
+    no action server (greetings, FAQ, small talk, two misses in a row), on the real model."""
+    from rasa.core.policies.rule_policy import RulePolicy
+
+    if not MODEL.is_file():
+        pytest.fail(f"no trained model at {MODEL}: train it first (README)")
+    agent = Agent.load(str(MODEL))
+    checks = 0
+    original = RulePolicy._is_rule_applicable
+
+    def counted(self: Any, *args: Any) -> bool:
+        nonlocal checks
+        checks += 1
+        return original(self, *args)
+
+    conversations = [["hi", "what is sclerotherapy", "does it hurt", "thanks", "bye"],
+                     ["are you a bot?", "/nlu_fallback", "/nlu_fallback", "/ask_question"]]
+    actions: List[List[str]] = []
+    RulePolicy._is_rule_applicable = counted  # type: ignore[method-assign]
+    try:
+        for number, messages in enumerate(conversations):
+            sender = f"rule-index-{number}"
+            for text in messages:
+                asyncio.run(agent.handle_text(text, sender_id=sender))
+            tracker = asyncio.run(agent.tracker_store.retrieve(sender))
+            actions.append([e.action_name for e in tracker.events if isinstance(e, ActionExecuted)])
+    finally:
+        RulePolicy._is_rule_applicable = original  # type: ignore[method-assign]
+    return checks, actions
+
+
+def test_rule_index_switch(switches: pytest.MonkeyPatch) -> None:
+    install_with(switches, rule_index="off")
+    checks_without, actions_without = rule_checks_and_actions()
+    install_with(switches, rule_index="on")
+    checks_with, actions_with = rule_checks_and_actions()
+    assert actions_with == actions_without  # the same rules apply, so the same predictions
+    assert checks_with < checks_without / 2, (checks_with, checks_without)

@@ -19,6 +19,8 @@ import yaml
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.conversation import last_bot_response, response_of
+
 TOPICS_FILE = Path(__file__).resolve().parent.parent / "data" / "declines" / "topics.yml"
 
 GENERAL = "utter_out_of_scope"
@@ -67,7 +69,7 @@ def misses_in_a_row(events: List[Dict[Text, Any]]) -> int:
     misses, missed_this_turn, seen_current = 0, False, False
     for event in reversed(events):
         kind = event.get("event")
-        if kind == "bot" and (event.get("metadata") or {}).get("utter_action") in misses_replies:
+        if kind == "bot" and response_of(event) in misses_replies:
             missed_this_turn = True
         elif kind == "user":
             if not seen_current:  # the message being answered now
@@ -88,13 +90,6 @@ def choose_decline(text: str, misses_before: int, previous: Optional[str]) -> st
     return AGAIN if misses_before else GENERAL
 
 
-def _last_bot_response(events: List[Dict[Text, Any]]) -> Optional[str]:
-    for event in reversed(events):
-        if event.get("event") == "bot":
-            return (event.get("metadata") or {}).get("utter_action")
-    return None
-
-
 class ActionDecline(Action):
     def name(self) -> Text:
         return "action_decline"
@@ -103,6 +98,6 @@ class ActionDecline(Action):
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         events = tracker.events
         response = choose_decline(tracker.latest_message.get("text") or "", misses_in_a_row(events),
-                                  _last_bot_response(events))
+                                  last_bot_response(events))
         dispatcher.utter_message(response=response)
         return []

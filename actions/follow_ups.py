@@ -16,6 +16,8 @@ import yaml
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.conversation import last_bot_response
+
 FOLLOW_UPS_FILE = Path(__file__).resolve().parent.parent / "data" / "faq" / "follow_ups.yml"
 FAQ_PREFIX = "utter_faq/"
 NO_CONTEXT = "utter_follow_up_without_context"
@@ -41,11 +43,8 @@ def kind_of(text: str) -> str:
 
 def last_topic(events: List[Dict[Text, Any]]) -> Optional[str]:
     """The FAQ topic of the assistant's last message before this one, if it was an FAQ answer."""
-    for event in reversed(events):
-        if event.get("event") == "bot":
-            response = (event.get("metadata") or {}).get("utter_action") or ""
-            return response[len(FAQ_PREFIX):] if response.startswith(FAQ_PREFIX) else None
-    return None
+    response = last_bot_response(events) or ""
+    return response[len(FAQ_PREFIX):] if response.startswith(FAQ_PREFIX) else None
 
 
 def answer_for(topic: Optional[str], kind: str) -> str:

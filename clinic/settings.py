@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Callable, List, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -97,9 +97,10 @@ class ClinicDetails:
     directions: Optional[str] = None
     languages: Optional[str] = None
 
-    @property
+    @cached_property
     def hours(self) -> str:
-        """The opening hours as patients read them, e.g. "Monday–Friday 9 AM – 5 PM"."""
+        """The opening hours as patients read them, e.g. "Monday–Friday 9 AM – 5 PM".
+        Rendered once: the NLG fills it into every response that names the hours."""
         return self.opening_hours.describe()
 
     def as_template_values(self) -> dict[str, str]:

@@ -50,8 +50,9 @@ class StackConfig:
 
 def auth_token(var_dir: Path) -> str:
     """RASA_AUTH_TOKEN, or one generated once and kept in var/ (mode 600)."""
-    if settings.rasa_auth_token():
-        return settings.rasa_auth_token()
+    configured = settings.rasa_auth_token()
+    if configured:
+        return configured
     path = var_dir / "rasa_auth_token"
     if not path.exists():
         var_dir.mkdir(parents=True, exist_ok=True)

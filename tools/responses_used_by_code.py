@@ -1,5 +1,6 @@
 """Print the domain responses that Python code sends by name, or that the data files it
-reads name (`response:` in data/declines/), one per line.
+reads name (`response:` in data/declines/), and the forms' words (domain/forms.yml), one
+per line.
 
 `rasa data validate` counts a response as used only when a story or rule names it, so it
 warns about every response that an action or plug-in sends (`response="utter_..."`).
@@ -18,6 +19,9 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 CODE = ["actions", "addons", "clinic"]
 DATA_READ_BY_CODE = ["data/declines"]
+# Every response here is the form actions' to send; some by names they build
+# (utter_invalid_<reason>), so tests/unit/test_form_copy.py checks each one is used.
+SENT_BY_FORMS = "domain/forms.yml"
 
 
 def string_constants(path: Path) -> Iterator[str]:
@@ -46,7 +50,8 @@ def responses_used_by_code() -> Set[str]:
         name for folder in DATA_READ_BY_CODE for path in sorted((ROOT / folder).rglob("*.yml"))
         for name in responses_named_in_data(yaml.safe_load(path.read_text(encoding="utf-8")))
     }
-    return in_code | in_data
+    by_forms = set(yaml.safe_load((ROOT / SENT_BY_FORMS).read_text(encoding="utf-8"))["responses"])
+    return in_code | in_data | by_forms
 
 
 if __name__ == "__main__":

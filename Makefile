@@ -63,6 +63,9 @@ $(MODEL): $(SPACY_PIPELINE)/meta.json $(TRAINING_INPUTS)
 setup: $(INSTALLED) $(SPACY_PIPELINE)/meta.json $(MODEL)
 	@# The widget's npm packages; a no-op once installed. Nothing here is for tests only.
 	bash ops/setup_widget.sh
+	@# The red-flag screen's learned model, fitted once on the labelled messages (a no-op
+	@# when they have not changed), so that no server start waits for it.
+	$(PY) -m clinic.red_flags
 
 # What only the tests need on top: the test tools, and Debian's Chromium for the browser tests.
 setup-test: setup $(TEST_INSTALLED)

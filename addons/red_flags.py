@@ -6,6 +6,8 @@
   the learned backstop: its medical_emergency on a message where the rules found no
   symptom at all becomes at least the safety net; where the rules found the symptom
   and a reason it is not one (negated, past, mild, needle nerves), the rules win.
+  (The screen itself has a second, stronger learned half trained on the labelled
+  red-flag messages: clinic/red_flags/learned.py.)
 * `RedFlagPolicy`, the first policy, answers those intents (and a red flag split
   over two messages) before any rule or form can, declines a message longer than
   MAX_MESSAGE_CHARS once it has been screened, and answers what patients say right
@@ -86,10 +88,10 @@ class RedFlagScreen(GraphComponent):
         intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
         if screening.outcome == Outcome.EMERGENCY:
             self._set(message, EMERGENCY_INTENT, screening.kind, screening.language or guess_language(text))
-            logger.info("Red-flag screen: emergency (%s)", screening.kind)
+            logger.info("Red-flag screen: emergency (%s)", _decided_by(screening))
         elif screening.outcome == Outcome.SAFETY_NET:
             self._set(message, SAFETY_NET_INTENT, screening.kind, screening.language or guess_language(text))
-            logger.info("Red-flag screen: safety net (%s)", screening.kind)
+            logger.info("Red-flag screen: safety net (%s)", _decided_by(screening))
         elif intent in ALARM_INTENTS and not screening.findings:
             # The classifier hears a red flag the rules cannot place: never silence.
             self._set(message, SAFETY_NET_INTENT, None, guess_language(text))
@@ -157,6 +159,10 @@ class RedFlagPolicy(Policy):
             self._screen = shared_screen()
         return self._screen
 
+    @screen.setter
+    def screen(self, screen: Screen) -> None:
+        self._screen = screen
+
     def train(self, training_trackers: List[Any], domain: Domain, **kwargs: Any) -> Resource:
         """Nothing to learn: the rules are data (data/red_flags/)."""
         return self._resource
@@ -196,6 +202,11 @@ class RedFlagPolicy(Policy):
         if intent in FOLLOW_UP_INTENTS and _answered_an_emergency_last(tracker):
             return FOLLOW_UP_SEQUENCE
         return None
+
+
+def _decided_by(screening: Screening) -> str:
+    """For the log: the red-flag kind, or that the learned model raised the rules' outcome."""
+    return f"learned model; rules: {screening.kind or 'nothing'}" if screening.by_model else str(screening.kind)
 
 
 def _next_step(sequence: Sequence[str], done: Sequence[str]) -> Optional[str]:

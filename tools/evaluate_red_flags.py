@@ -1,6 +1,6 @@
 """Evaluate the red-flag screen on the committed sets; write results/red_flags.md.
 
-The sets are tests/data/red_flags/<language>/*.yml: messages (or two messages in a
+The sets are data/red_flags/<language>/messages/*.yml: messages (or two messages in a
 row, `turns`) with the outcome a clinician expects: `emergency`, `safety_net` or
 `none`, and for near-misses a category. Every message goes through the screen the
 assistant uses (clinic.red_flags; two messages through `screen_turns`, as the
@@ -32,9 +32,11 @@ import yaml
 from scipy.stats import beta
 
 from clinic.red_flags import Outcome, RedFlagScreen, shared_screen
+from clinic.red_flags.learned import LearnedScreen, labelled_messages
+from clinic.red_flags.rules import RULES_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
-SETS = ROOT / "tests" / "data" / "red_flags"
+SETS = RULES_DIR  # <language>/messages/*.yml
 REPORT = ROOT / "results" / "red_flags.md"
 MAX_STRICT_FALSE_ALARM_RATE = 0.02
 # Near-miss categories whose emergency outcome is plainly wrong (issue 13).
@@ -68,12 +70,12 @@ class Case:
 
 def load_cases(language: str, sets: Path = SETS) -> List[Case]:
     cases = []
-    for path in sorted((sets / language).glob("*.yml")):
+    for path in sorted((sets / language / "messages").glob("*.yml")):
         for item in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
             messages = item.get("turns") or [item["text"]]
             expect = EXPECTED[item["expect"]]
             label = item.get("kind") if expect == Outcome.EMERGENCY else item.get("category", "question")
-            cases.append(Case(tuple(messages), expect, label or "?", path.name))
+            cases.append(Case(tuple(messages), expect, label or "?", str(path)))
     return cases
 
 
@@ -168,7 +170,7 @@ class Summary:
                               ("Safety net on strict near-misses", nets)):
             if chosen:
                 out += ["", f"### {title}", ""]
-                out += [f"- [{c.label}, {c.source}, got {c.got.label}] {c.text[:300]}" for c in chosen]
+                out += [f"- [{c.label}, {Path(c.source).name}, got {c.got.label}] {c.text[:300]}" for c in chosen]
         return out + [""]
 
 
@@ -182,9 +184,24 @@ def evaluate(screen: Optional[Screen] = None, languages: Sequence[str] = ("en", 
     return {lang: Summary(lang, run(load_cases(lang, sets), screen)) for lang in languages}
 
 
+def evaluate_held_out(languages: Sequence[str] = ("en", "es")) -> Dict[str, Summary]:
+    """Each committed set scored by a screen whose learned model never saw it (the rules
+    did: they were tuned on every set, so the rules' share stays optimistic)."""
+    rules = shared_screen()
+    summaries = {}
+    for lang in languages:
+        cases = load_cases(lang)
+        scored: List[Case] = []
+        for source in sorted({c.source for c in cases}):
+            learned = LearnedScreen.fit(labelled_messages(leave_out=[Path(source)]))
+            scored += run([c for c in cases if c.source == source], screen_of(rules.with_learned(learned)))
+        summaries[lang] = Summary(lang, scored)
+    return summaries
+
+
 def report(summaries: Dict[str, Summary]) -> str:
     lines = ["# Red-flag screen on the committed sets", "",
-             "Sets: `tests/data/red_flags/<language>/*.yml`. Screen: `clinic.red_flags` "
+             "Sets: `data/red_flags/<language>/messages/*.yml`. Screen: `clinic.red_flags` "
              "(two messages in a row through `screen_turns`, as `RedFlagPolicy` reads them).", ""]
     for summary in summaries.values():
         lines += summary.lines()
@@ -194,8 +211,18 @@ def report(summaries: Dict[str, Summary]) -> str:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--language", action="append", choices=["en", "es"])
+    parser.add_argument("--sets", type=Path, default=SETS,
+                        help="a folder of <language>/messages/*.yml, e.g. a fresh blind set")
+    parser.add_argument("--rules-only", action="store_true", help="without the learned model")
+    parser.add_argument("--held-out", action="store_true",
+                        help="each committed set scored by a learned model fitted without it")
     args = parser.parse_args(argv)
-    summaries = evaluate(languages=args.language or ("en", "es"))
+    languages = args.language or ("en", "es")
+    if args.held_out:
+        summaries = evaluate_held_out(languages)
+    else:
+        screen = shared_screen().with_learned(None) if args.rules_only else shared_screen()
+        summaries = evaluate(screen_of(screen), languages, args.sets)
     text = report(summaries)
     REPORT.parent.mkdir(exist_ok=True)
     REPORT.write_text(text, encoding="utf-8")

@@ -101,6 +101,12 @@ class RuleSet:
     def concept_labels(self) -> set:
         return {c.label for c in self.concepts}
 
+    def examples(self) -> List[Tuple[str, Example]]:
+        """(where, example) of every example written beside a rule: tests of the rules,
+        and labelled messages for the learned model."""
+        return [(f"kind {kind.name}", e) for kind in self.kinds for e in kind.examples + kind.counter_examples] + \
+            [(f"context {rule.literal!r}", e) for rule in self.context for e in rule.examples]
+
 
 def _examples(raw: Any, where: str) -> List[Example]:
     examples = []

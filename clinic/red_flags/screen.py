@@ -28,9 +28,11 @@ from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
 from clinic.red_flags.context import ContextMatcher, rule_patterns, sentence_ids
+from clinic.red_flags.learned import LearnedScreen, Thresholds, combine, labelled_messages, load_or_fit
 from clinic.red_flags.normalise import Normaliser, lemma_table, vocabulary
 from clinic.red_flags.outcome import Outcome
 from clinic.red_flags.rules import LANGUAGES, RULES_DIR, Kind, RuleSet, fold, load_rules
+from clinic.settings import var_dir
 
 # Token attribute that carries a word's rule stem (the lexical LEMMA: the rules match
 # English lemmas through NORM and never use LEMMA).
@@ -87,15 +89,28 @@ class Screening:
     # Whether any concept word was found at all: a message with none cannot complete a
     # red flag begun in the message before (screen_turns skips the joined reading).
     concepts: bool = False
+    # The outcome with the learned model's reading (learned.combine): never below the rules'.
+    learned: Outcome = Outcome.NONE
 
     @property
-    def outcome(self) -> Outcome:
+    def rules_outcome(self) -> Outcome:
         return max((f.outcome for f in self.findings), default=Outcome.NONE)
 
     @property
+    def outcome(self) -> Outcome:
+        return max(self.rules_outcome, self.learned)
+
+    @property
+    def by_model(self) -> bool:
+        """Whether the learned model, not the rules, decided the outcome."""
+        return self.learned > self.rules_outcome
+
+    @property
     def decisive(self) -> Optional[Finding]:
-        """The finding that decided the outcome, if any red flag was found."""
-        best = [f for f in self.findings if f.outcome == self.outcome and f.outcome > Outcome.NONE]
+        """The finding that decided the outcome (or, when the model raised it, the rules'
+        most serious one), if the rules found any red flag."""
+        found = [f for f in self.findings if f.outcome > Outcome.NONE]
+        best = [f for f in found if f.outcome == self.outcome] or [f for f in found if f.outcome == self.rules_outcome]
         return best[0] if best else None
 
     @property
@@ -405,17 +420,29 @@ def guess_language(text: str) -> str:
 class RedFlagScreen:
     """All languages' rules; `screen(text)` and `screen_turns(previous, current)`."""
 
-    def __init__(self, languages: Sequence[LanguageScreen]) -> None:
+    def __init__(self, languages: Sequence[LanguageScreen], learned: Optional[LearnedScreen] = None,
+                 thresholds: Optional[Thresholds] = None) -> None:
         self.languages = list(languages)
+        self.learned = learned
+        self.thresholds = thresholds or Thresholds.load()
         self.vocabularies = {s.rules.language: s.own_words for s in self.languages}
         self._memory: TTLCache = TTLCache(maxsize=REMEMBERED, ttl=REMEMBER_SECONDS)
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, rules_dir: Path = RULES_DIR, languages: Sequence[str] = LANGUAGES) -> "RedFlagScreen":
+    def load(cls, rules_dir: Path = RULES_DIR, languages: Sequence[str] = LANGUAGES,
+             learned: Optional[LearnedScreen] = None, model_dir: Optional[Path] = None) -> "RedFlagScreen":
+        """The rules of `languages`, with the learned model: `learned` if given, else the
+        one fitted on the labelled messages (kept in `model_dir`); none if model_dir is None."""
+        if learned is None and model_dir is not None:
+            learned = load_or_fit(model_dir, labelled_messages(rules_dir, languages))
         return cls([LanguageScreen(load_rules(lang, rules_dir),
                                    [vocabulary(other) for other in languages if other != lang])
-                    for lang in languages])
+                    for lang in languages], learned, Thresholds.load(rules_dir / "learned.yml"))
+
+    def with_learned(self, learned: Optional[LearnedScreen]) -> "RedFlagScreen":
+        """The same rules with another learned model (or none): for evaluations."""
+        return RedFlagScreen(self.languages, learned, self.thresholds)
 
     def screen(self, text: str) -> Screening:
         if len(text) > MAX_REMEMBERED_CHARS:
@@ -441,6 +468,9 @@ class RedFlagScreen:
                 screening.concepts = screening.concepts or concepts
             if screening.outcome == Outcome.EMERGENCY:
                 break  # nothing can outrank it: the reply must not wait for the rest
+        if self.learned is not None and screening.outcome < Outcome.EMERGENCY:
+            screening.learned = combine(screening.rules_outcome, bool(screening.suppressed),
+                                        self.learned.probabilities(text), self.thresholds)
         return screening
 
     def screen_turns(self, previous: Optional[str], current: str) -> Screening:
@@ -465,7 +495,8 @@ class RedFlagScreen:
         # "Is chest pain a side effect?" then "I have it right now": the second message
         # raises the first one's outcome.
         raised = [f for f in joined.findings if f.outcome > max(before.outcome, alone.outcome)]
-        return Screening(alone.findings + reaching + raised, concepts=True)
+        learned = joined.learned if joined.learned > max(before.outcome, alone.outcome) else Outcome.NONE
+        return Screening(alone.findings + reaching + raised, concepts=True, learned=max(alone.learned, learned))
 
 
 def _tail(text: str, size: int) -> str:
@@ -501,5 +532,5 @@ def shared_screen() -> RedFlagScreen:
     global _SHARED
     with _SHARED_LOCK:
         if _SHARED is None:
-            _SHARED = RedFlagScreen.load()
+            _SHARED = RedFlagScreen.load(model_dir=var_dir())
         return _SHARED

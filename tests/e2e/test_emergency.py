@@ -3,7 +3,7 @@
 Every message is screened first, whatever its length, language or the form it is
 in: a red flag gets the emergency reply alone (and ends any form), a question about
 one gets the safety net, and what the patient says after the emergency reply gets a
-supportive answer. The committed sets (tests/data/red_flags/) are sent too, one fresh
+supportive answer. The committed sets (data/red_flags/<lang>/messages/) are sent too, one fresh
 conversation per case, as the clinic's reviewers do.
 """
 from __future__ import annotations

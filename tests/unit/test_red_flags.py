@@ -30,6 +30,8 @@ from addons.red_flags import (
     CONCERN_INTENT, EMERGENCY_SEQUENCE, FOLLOW_UP_SEQUENCE, SAFETY_NET_SEQUENCE, TOO_LONG_SEQUENCE,
     RedFlagPolicy, RedFlagScreen,
 )
+from clinic.red_flags import shared_screen
+from clinic.red_flags.learned import LearnedScreen
 from clinic.settings import max_message_chars
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -40,7 +42,19 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 
 @pytest.fixture(scope="module")
 def screen() -> RedFlagScreen:
-    return RedFlagScreen(RedFlagScreen.get_default_config())
+    """The component over the rules alone: these tests are about what the component does
+    with an outcome; the learned half is tested in test_red_flag_learned.py and below."""
+    return RedFlagScreen(RedFlagScreen.get_default_config(), screen=shared_screen().with_learned(None))
+
+
+def test_the_component_uses_the_learned_half_of_the_screen() -> None:
+    toy = LearnedScreen.fit([(f"I have zorblax {i}", "emergency") for i in range(10)]
+                            + [(f"what if quibble {i}", "safety_net") for i in range(10)]
+                            + [(f"book a visit {i}", "none") for i in range(10)])
+    component = RedFlagScreen(RedFlagScreen.get_default_config(), screen=shared_screen().with_learned(toy))
+    message = _message("I have zorblax")
+    component.process([message])
+    assert message.get(INTENT)["name"] == "medical_emergency"
 
 
 def _message(text: str, intent: str = "faq", confidence: float = 0.9,
@@ -147,7 +161,9 @@ def domain() -> Domain:
 def policy(tmp_path_factory: pytest.TempPathFactory) -> RedFlagPolicy:
     storage = LocalModelStorage(tmp_path_factory.mktemp("models"))
     context = ExecutionContext(GraphSchema({}), uuid.uuid4().hex)
-    return RedFlagPolicy.create(RedFlagPolicy.get_default_config(), storage, Resource("policy"), context)
+    policy = RedFlagPolicy.create(RedFlagPolicy.get_default_config(), storage, Resource("policy"), context)
+    policy.screen = shared_screen().with_learned(None)  # the joining logic, over the rules alone
+    return policy
 
 
 def _start() -> List[Event]:

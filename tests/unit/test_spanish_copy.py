@@ -268,3 +268,22 @@ def test_an_faq_answer_inside_a_request_comes_in_the_conversations_language() ->
     assert spoken == {language: next(v["text"] for v in answers if variation_language(v) == language)
                       for language in REPLY_LANGUAGES}
     assert spoken["es"].startswith("Durante unos días después del tratamiento")
+
+
+@pytest.mark.parametrize("text, topic", [
+    ("¿cuánto cuesta?", "price"),
+    ("cuanto cobran por sesion", "price"),
+    ("¿mi seguro médico lo cubre?", "insurance"),
+    ("aceptan aseguranza?", "insurance"),
+    ("¿es seguro para mí si estoy embarazada?", "eligibility"),
+    ("¿es mejor el láser?", "other_treatments"),
+    ("¿sirven las cremas para las varices?", "other_treatments"),
+    ("¿cuántas semanas antes de mi boda?", "timelines"),
+    ("tengo arañitas en la cara, ¿me las quitan?", None),  # "cara" is the face here, not "expensive"
+    ("¿es seguro?", None),  # safe, not insurance (and answered by the FAQ, not declined)
+])
+def test_a_spanish_decline_names_its_topic(text: str, topic: Optional[str]) -> None:
+    from actions.declines import topic_of
+
+    found = topic_of(text)
+    assert (found.topic if found else None) == topic

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import date
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -24,7 +23,6 @@ from rasa.shared.core.events import SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.importers.importer import TrainingDataImporter
 
-from actions.clinic_info import answer
 from addons.nlg import ClinicNLG
 from clinic import settings
 from clinic.languages import REPLY_LANGUAGES, spoken_languages, variation_language
@@ -235,17 +233,6 @@ def test_spanish_directions_when_the_clinic_gives_them(monkeypatch: pytest.Monke
     values = settings.clinic_details().as_template_values
     assert values("es")["clinic_directions"] == "Estacionamiento gratis detrás del edificio."
     assert values("en")["clinic_directions"] == "Free parking behind the building."
-
-
-def test_a_question_about_a_weekday_is_answered_with_spanish_day_names(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CLINIC_CLOSED_DAYS", "2026-12-25")
-    settings.reset()
-    details, today = settings.clinic_details(), date(2026, 12, 2)
-    assert answer("clinic_hours", "¿abren el domingo?", details, today, "es") == [
-        ("utter_clinic_closed_on_day", {"day": "domingo"}),
-        ("utter_clinic_closed_days", {"closed_days": "25 de diciembre de 2026"})]
-    assert answer("clinic_hours", "¿abren el sábado?", details, today, "es")[0] == (
-        "utter_clinic_open_on_day", {"day": "sábado", "day_hours": "9:00–12:00"})
 
 
 def test_an_faq_answer_inside_a_request_comes_in_the_conversations_language() -> None:

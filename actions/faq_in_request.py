@@ -14,6 +14,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from clinic.languages import reply_language, variation_language
 from clinic.settings import clinic_details
 
 RETRIEVAL_INTENT = "faq"
@@ -25,9 +26,9 @@ def picked_answer(latest_message: Dict[str, Any]) -> Dict[str, Any]:
     return selector.get("response") or {}
 
 
-def fill_clinic_details(text: str) -> str:
+def fill_clinic_details(text: str, language: str = "en") -> str:
     """What the Rasa server's NLG does for a response: the clinic's details in place."""
-    for key, value in clinic_details().as_template_values().items():
+    for key, value in clinic_details().as_template_values(language).items():
         text = text.replace("{" + key + "}", value)
     return text
 
@@ -40,10 +41,13 @@ class ActionAnswerFaqInRequest(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
         answer = picked_answer(tracker.latest_message)
+        language = reply_language(tracker.get_slot("language"))
         variations = [v for v in answer.get("responses") or [] if v.get("text")]
         if variations:
-            # The answer's own words from the domain, only without its buttons.
-            dispatcher.utter_message(text=fill_clinic_details(variations[0]["text"]))
+            # The answer's own words from the domain, in the conversation's language
+            # (its variation on the slot `language`), only without its buttons.
+            variation = next((v for v in variations if variation_language(v) == language), variations[0])
+            dispatcher.utter_message(text=fill_clinic_details(variation["text"], language))
         elif answer.get("utter_action"):
             dispatcher.utter_message(response=answer["utter_action"])
         return []

@@ -12,10 +12,12 @@ import os
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Callable, List, Optional
+from types import MappingProxyType
+from typing import Callable, Dict, List, Mapping, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from clinic.hours import HoursError, OpeningHours, parse_opening_hours
+from clinic.languages import REPLY_LANGUAGES, reply_language, spoken_languages
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -96,24 +98,36 @@ class ClinicDetails:
     address: Optional[str] = None
     directions: Optional[str] = None
     languages: Optional[str] = None
+    # Directions are prose: Spanish-speaking patients read CLINIC_DIRECTIONS_ES when it is set.
+    directions_es: Optional[str] = None
 
     @cached_property
     def hours(self) -> str:
-        """The opening hours as patients read them, e.g. "Monday–Friday 9 AM – 5 PM".
-        Rendered once: the NLG fills it into every response that names the hours."""
-        return self.opening_hours.describe()
+        """The opening hours as patients read them, e.g. "Monday–Friday 9 AM – 5 PM"."""
+        return self.as_template_values()["clinic_hours"]
 
-    def as_template_values(self) -> dict[str, str]:
-        """Values for the {placeholders} in domain responses."""
+    @cached_property
+    def _template_values_by_language(self) -> Dict[str, Mapping[str, str]]:
+        # Rendered once per settings read, for every reply language: the NLG fills these
+        # into every response, and Babel's formatting costs tens of microseconds a call.
+        return {language: MappingProxyType(self._render_template_values(language))
+                for language in REPLY_LANGUAGES}
+
+    def as_template_values(self, language: str = "en") -> Mapping[str, str]:
+        """Values for the {placeholders} in domain responses, in the reply language."""
+        return self._template_values_by_language[reply_language(language)]
+
+    def _render_template_values(self, language: str) -> Dict[str, str]:
+        directions = (self.directions_es if language == "es" else None) or self.directions
         return {
             "clinic_name": self.name,
             "clinic_phone": self.phone,
             "urgent_phone": self.urgent_phone,
             "emergency_number": self.emergency_number,
-            "clinic_hours": self.hours,
+            "clinic_hours": self.opening_hours.describe(language),
             "clinic_address": self.address or "",
-            "clinic_directions": self.directions or "",
-            "clinic_languages": self.languages or "",
+            "clinic_directions": directions or "",
+            "clinic_languages": spoken_languages(self.languages or "", language),
         }
 
 
@@ -160,6 +174,7 @@ def clinic_details() -> ClinicDetails:
         address=_optional("CLINIC_ADDRESS"),
         directions=_optional("CLINIC_DIRECTIONS"),
         languages=_optional("CLINIC_LANGUAGES"),
+        directions_es=_optional("CLINIC_DIRECTIONS_ES"),
     )
 
 

@@ -7,6 +7,7 @@ from typing import Dict, Iterable, List, Optional
 
 import yaml
 
+from clinic.languages import variation_language
 from clinic.settings import clinic_details
 from clinic.settings import max_message_chars
 
@@ -22,12 +23,14 @@ class ResponseCatalog:
 
     @classmethod
     def load(cls) -> "ResponseCatalog":
-        values = {**clinic_details().as_template_values(), "max_message_chars": str(max_message_chars())}
         texts: Dict[str, List[str]] = {}
         for path in RESPONSE_FILES:
             for name, variations in (yaml.safe_load(path.read_text()).get("responses") or {}).items():
                 for variation in variations:
                     if "text" in variation:
+                        # Each variation with the clinic's details in its own language.
+                        values = {**clinic_details().as_template_values(variation_language(variation)),
+                                  "max_message_chars": str(max_message_chars())}
                         texts.setdefault(name, []).append(_fill(variation["text"], values))
         return cls(texts)
 

@@ -3,7 +3,8 @@
 All texts of a turn go out as ONE message (split only above Twilio's 1600-character
 limit), buttons as one numbered line ("Reply 1 to book a consultation, 2 for ..."), and a
 numeric or button-title reply is mapped back to that button's payload. The prompt's
-words are domain responses (domain/system.yml) and its grammar data (data/sms/).
+words are domain responses (domain/system.yml, one variation per language) and its
+grammar data (data/sms/, one list per language).
 """
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Sequence
 import yaml
 
 from rasa.shared.core.events import BotUttered, UserUttered
+
+from clinic.languages import variation_language
 
 # Twilio refuses message bodies above 1600 characters (SMS and WhatsApp).
 SMS_MAX_CHARS = 1600
@@ -38,16 +41,26 @@ class PromptWording:
     verbs: FrozenSet[str]
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=None)
 def prompt_wording(language: str = "en") -> PromptWording:
+    """The words in one reply language: the variation of each response whose `language`
+    condition names it (the unconditioned one for English)."""
     responses = yaml.safe_load((ROOT / "domain" / "system.yml").read_text(encoding="utf-8"))["responses"]
     verbs = yaml.safe_load((ROOT / "data" / "sms" / "button_verbs.yml").read_text(encoding="utf-8"))[language]
 
     def text(name: str) -> str:
-        return responses[name][0]["text"]
+        return next(v["text"] for v in responses[name] if variation_language(v) == language)
 
     return PromptWording(text("utter_sms_reply_prompt"), text("utter_sms_choice_to_do"),
                          text("utter_sms_choice_question"), text("utter_sms_choice_other"), frozenset(verbs))
+
+
+def turn_language(messages: Sequence[Dict[str, Any]]) -> str:
+    """The language of a turn's buttons: the one its channel noted on the messages
+    (`language`, from the NLG's reply metadata), the last message with buttons first."""
+    marked = [m for m in messages if m.get("language")]
+    with_buttons = [m for m in marked if m.get("buttons") or m.get("quick_replies")]
+    return str((with_buttons or marked)[-1]["language"]) if marked else "en"
 
 
 @dataclass(frozen=True)
@@ -129,9 +142,10 @@ def turn_buttons(messages: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
 
 
 def compose_sms(messages: Sequence[Dict[str, Any]], limit: int = SMS_MAX_CHARS) -> SmsTurn:
-    """One bot turn (Rasa's collected messages) as SMS: texts, then the numbered buttons."""
+    """One bot turn (Rasa's collected messages) as SMS: texts, then the numbered buttons,
+    whose line is in the turn's language ("Reply 1 to ..." / "Responda 1 para ...")."""
     paragraphs = [str(m["text"]).strip() for m in messages if m.get("text")]
-    prompt = button_prompt(turn_buttons(messages))
+    prompt = button_prompt(turn_buttons(messages), prompt_wording(turn_language(messages)))
     if prompt:
         paragraphs.append(prompt)
     media = [str(m["image"]) for m in messages if isinstance(m.get("image"), str)]

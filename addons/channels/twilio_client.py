@@ -98,12 +98,31 @@ class TwilioSender:
         return sent
 
 
+def reply_language(message: Dict[str, Any]) -> Optional[str]:
+    """The language the NLG marked a reply with (addons/nlg.py), if any."""
+    metadata = message.get("metadata")
+    language = metadata.get("language") if isinstance(metadata, dict) else None
+    return language if isinstance(language, str) else None
+
+
 class TwilioTurnCollector(CollectingOutputChannel):
-    """Collects one turn's messages so that they can go out as one SMS."""
+    """Collects one turn's messages so that they can go out as one SMS.
+
+    Each collected message keeps the language of the reply it came from (`language`),
+    which Rasa's collector would drop with the rest of the reply's metadata: the SMS
+    button line is then written in that language (sms_format.compose_sms)."""
 
     @classmethod
     def name(cls) -> Text:
         return "twilio"
+
+    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        language = reply_language(message)
+        first_new = len(self.messages)
+        await super().send_response(recipient_id, message)
+        if language:
+            for collected in self.messages[first_new:]:
+                collected["language"] = language
 
 
 class TwilioSmsOutput(OutputChannel):
@@ -117,7 +136,8 @@ class TwilioSmsOutput(OutputChannel):
         self.sender = sender
 
     async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
-        await self.sender.send_turn(recipient_id, [message])
+        language = reply_language(message)
+        await self.sender.send_turn(recipient_id, [{**message, "language": language} if language else message])
 
     async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
         await self.sender.send_turn(recipient_id, [{"text": text}])

@@ -8,6 +8,7 @@ from typing import Dict, List, Set
 import pytest
 import yaml
 
+from clinic.languages import variation_language
 from tools.contract import fingerprint, runs_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,18 +88,23 @@ def test_no_answer_without_a_contract_intent() -> None:
     assert answered == set(contract_faq_facts())
 
 
+# The next steps every FAQ answer offers, in each reply language (its `language` variation).
+FAQ_BUTTON_TITLES = {"en": ["Book a consultation", "Ask another question"],
+                     "es": ["Agendar una consulta", "Hacer otra pregunta"]}
+
+
 @pytest.mark.parametrize("name", sorted(faq_responses()))
 def test_faq_answers_are_short_and_plain(name: str) -> None:
     for variation in faq_responses()[name]:
         text = variation["text"]
         sentences = [s for s in re.split(r"(?<=[.!?])\s+", text) if s]
         assert 1 <= len(sentences) <= 3, text
-        words = re.findall(r"[A-Za-z']+", text)
+        words = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", text)  # letters of any language ("válvulas")
         assert len(words) <= 45, text
         # Short words and sentences: about what a 13-year-old reads easily.
         assert sum(len(w) for w in words) / len(words) < 5.6, text
         titles = [b["title"] for b in variation.get("buttons", [])]
-        assert titles == ["Book a consultation", "Ask another question"]
+        assert titles == FAQ_BUTTON_TITLES[variation_language(variation)]
 
 
 def test_answers_never_copy_the_article_wording() -> None:

@@ -54,6 +54,12 @@ from clinic.settings import clinic_details
 # (tests/unit/test_form_copy.py pins the text of each version).
 CONSENT_VERSION = "2026-11-v1"
 
+
+def consent_version(language: str) -> str:
+    """The version of the words agreed to: "2026-11-v1" in English, "2026-11-v1/es" for the
+    Spanish variation (staff and the FHIR export see which text the patient read)."""
+    return CONSENT_VERSION if language == "en" else f"{CONSENT_VERSION}/{language}"
+
 # --- Slots --------------------------------------------------------------------------------
 NAME = "patient_name"
 NAME_WITHHELD = "name_withheld"
@@ -253,7 +259,7 @@ def read_answer(slot: str, text: str, ctx: Context) -> Outcome:
         answer = explicit_consent(text, ctx.intent)
         if answer is None:
             return Invalid("consent")
-        return {CONSENT: answer, CONSENT_VER: CONSENT_VERSION if answer else None}
+        return {CONSENT: answer, CONSENT_VER: consent_version(ctx.language) if answer else None}
     if slot == CONFIRMED:
         answer = yes_or_no(text, ctx.intent)
         if answer is None and not (ctx.intent == "change_field" or is_change_request(text)):

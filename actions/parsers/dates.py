@@ -36,6 +36,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import dateparser
 from babel.dates import format_date, get_day_names, get_month_names
+from babel.lists import format_list
 
 from actions.parsers import Invalid
 from clinic.settings import clinic_details
@@ -490,8 +491,10 @@ def next_opening_day(after: date) -> date:
 
 
 def _closed_days(weekdays: Sequence[int], language: Optional[str]) -> Invalid:
-    return Invalid("closed_day", {"day": ", ".join(weekday_label(d, language, "wide") for d in weekdays)},
-                   attempt=True)
+    names = [weekday_label(d, language, "wide") for d in weekdays]
+    # "Saturday, Sunday" in English; Babel's list words elsewhere ("sábado y domingo").
+    listed = ", ".join(names) if locale_of(language) == "en" else format_list(names, locale=locale_of(language))
+    return Invalid("closed_day", {"day": listed}, attempt=True)
 
 
 def _flexible(weekdays: Sequence[int], window: Optional[Window], today: date, now: datetime, text: str,

@@ -70,11 +70,15 @@ def test_no_patient_facing_sentence_is_left_in_the_actions() -> None:
 
 
 def test_consent_text_is_pinned_to_its_version() -> None:
-    """Patients agreed to the exact text of a version: a changed text needs a new version."""
-    [variation] = COPY["utter_ask_contact_consent"]
-    digest = hashlib.sha256(variation["text"].encode()).hexdigest()
-    assert {forms.CONSENT_VERSION: digest} == {
+    """Patients agreed to the exact text of a version, in their language: a changed text
+    needs a new version."""
+    digests = {}
+    for variation in COPY["utter_ask_contact_consent"]:
+        language = forms._language_of_variation(variation)
+        digests[forms.consent_version(language)] = hashlib.sha256(variation["text"].encode()).hexdigest()
+    assert digests == {
         "2026-11-v1": "574bb14a5c128ff7057540361d32add826e8546d3a8ce75df77e05e3f942ed7c",
+        "2026-11-v1/es": "ea93eb46fa46073c6422d38b0933088710b3cecae9d70aff9e7b06474cd7c17a",
     }, "The consent text changed: give it a new CONSENT_VERSION and pin the new text here."
 
 

@@ -57,7 +57,7 @@ NOT_NAME_WORDS = set(
     "equivoqué mal escribe perdón perdon disculpe realidad mejor favor tratamiento".split()
 )
 NAME_PREFIX = re.compile(
-    r"^\s*(?:(?:hi|hello|hey|hola|buenas|buenos d[ií]as|buenas tardes|buenas noches)\b[,!. ]*)?"
+    r"^\s*(?:(?:hi|hello|hey|hola|buenos d[ií]as|buenas tardes|buenas noches|buenas)\b[,!. ]*)*"
     r"(?:(?:actually|sorry|en realidad|perd[oó]n|disculpe|disculpa)[, ]+)?"
     r"(?:(?:my (?:full )?name is spelled|it's spelled|it is spelled|spelled|my (?:full )?name is|"
     r"my name's|name is|name:|i am|i'm|im|it's|its|this is|call me|"
@@ -236,8 +236,8 @@ def _first_match(text: str, options: Sequence[Tuple[str, str]]) -> Optional[str]
 METHOD_PATTERNS = [
     ("email", r"\be-?mail|\bmail\b|\bcorreo"),
     ("sms", r"\b(text|texts|txt|sms|message|whatsapp|mensajes?|mensajito|texto|wasap|whats)\b"),
-    ("phone", r"\b(phone|call|ring|telephone|tel[ée]fono|telef[óo]nica|llamada|llamar|ll[áa]m[ea]n?me|"
-              r"ll[áa]menme)\b"),
+    ("phone", r"\b(phone|call|ring|telephone|tel[ée]fono|telef[óo]nica|llamadas?|llamar|llamen|"
+              r"ll[áa]m[ea]n?me|ll[áa]menme)\b"),
 ]
 REASON_PATTERNS = [
     ("follow_up", r"\bfollow[\s-]?up|\bcheck[\s-]?up|\breview\b|\bafter my (treatment|session)|"

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 from typing import Set
 
+import pytest
 import yaml
 
 from actions import forms
@@ -85,3 +86,45 @@ def test_consent_text_is_pinned_to_its_version() -> None:
 def test_the_labels_shown_back_are_the_button_titles() -> None:
     assert forms.method_label("sms") == "text message"
     assert forms.reason_label("follow_up") == "Follow-up visit"
+
+
+# --- Both languages ---------------------------------------------------------------------------
+SPANISH_CONDITION = [{"type": "slot", "name": "language", "value": "es"}]
+
+
+def _placeholders(text: str) -> Set[str]:
+    return set(re.findall(r"\{(\w+)\}", text))
+
+
+def _by_language(name: str) -> dict:
+    return {forms._language_of_variation(v): v for v in COPY[name]}
+
+
+def test_every_response_has_one_english_and_one_spanish_variation() -> None:
+    for name, variations in COPY.items():
+        assert [v.get("condition") for v in variations] == [None, SPANISH_CONDITION], name
+
+
+@pytest.mark.parametrize("name", sorted(COPY))
+def test_the_spanish_variation_has_the_same_values_and_button_payloads(name: str) -> None:
+    english, spanish = _by_language(name)["en"], _by_language(name)["es"]
+    assert _placeholders(spanish["text"]) == _placeholders(english["text"])
+    assert [b["payload"] for b in spanish.get("buttons", [])] == [b["payload"] for b in english.get("buttons", [])]
+    titles = [b["title"] for b in spanish.get("buttons", [])]
+    assert titles != [b["title"] for b in english.get("buttons", [])] or titles in ([], ["No"])
+
+
+def test_the_spanish_labels_read_as_what_they_label() -> None:
+    # The summary's contact and reason words are the Spanish button titles, read back by the parsers.
+    assert forms.method_label("sms", "es") == "mensaje de texto"
+    assert forms.reason_label("follow_up", "es") == "Visita de control"
+    for method in ("phone", "sms", "email"):
+        assert answers.parse_method(forms.method_label(method, "es")) == method
+    for reason in ("spider_vein_consultation", "sclerotherapy_treatment", "follow_up", "other"):
+        assert answers.parse_reason(forms.reason_label(reason, "es")) == reason
+
+
+def test_the_spanish_change_buttons_name_their_field() -> None:
+    for name in ("utter_ask_field_to_change", "utter_ask_callback_form_field_to_change"):
+        for button in _by_language(name)["es"]["buttons"]:
+            assert answers.field_named(button["title"]) == answers.field_named(button["payload"]), button

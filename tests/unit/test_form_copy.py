@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from actions import forms
+from actions.parsers import Invalid
 from actions.parsers import answers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,13 +106,38 @@ def test_every_response_has_one_english_and_one_spanish_variation() -> None:
         assert [v.get("condition") for v in variations] == [None, SPANISH_CONDITION], name
 
 
+def _shape(payload: str) -> str:
+    """An intent ("/affirm") or a placeholder ("{number_e164}") as it is; words as "words"."""
+    return payload if payload.startswith(("/", "{")) else "words"
+
+
 @pytest.mark.parametrize("name", sorted(COPY))
-def test_the_spanish_variation_has_the_same_values_and_button_payloads(name: str) -> None:
+def test_the_spanish_variation_has_the_same_values_and_buttons(name: str) -> None:
     english, spanish = _by_language(name)["en"], _by_language(name)["es"]
     assert _placeholders(spanish["text"]) == _placeholders(english["text"])
-    assert [b["payload"] for b in spanish.get("buttons", [])] == [b["payload"] for b in english.get("buttons", [])]
-    titles = [b["title"] for b in spanish.get("buttons", [])]
-    assert titles != [b["title"] for b in english.get("buttons", [])] or titles in ([], ["No"])
+    english_buttons, spanish_buttons = english.get("buttons", []), spanish.get("buttons", [])
+    assert [_shape(b["payload"]) for b in spanish_buttons] == [_shape(b["payload"]) for b in english_buttons]
+    for ours, theirs in zip(spanish_buttons, english_buttons):
+        if _shape(theirs["payload"]) == "words":  # the patient's words, in Spanish
+            assert ours["payload"] != theirs["payload"], ours
+        else:
+            assert ours["payload"] == theirs["payload"], ours
+    titles = [b["title"] for b in spanish_buttons]
+    assert titles != [b["title"] for b in english_buttons] or titles in ([], ["No"])
+
+
+def test_each_spanish_button_sends_words_read_as_the_english_buttons_words() -> None:
+    """Clicking a Spanish button fills the slot as clicking its English twin does."""
+    readers = {"utter_ask_contact_method": answers.parse_method, "utter_ask_visit_reason": answers.parse_reason,
+               "utter_ask_field_to_change": answers.field_named,
+               "utter_ask_callback_form_field_to_change": answers.field_named,
+               "utter_ask_callback_topic": lambda text: bool(forms.SKIP.search(text))}
+    for name, read in readers.items():
+        pairs = zip(_by_language(name)["es"]["buttons"], _by_language(name)["en"]["buttons"])
+        for ours, theirs in pairs:
+            meaning = read(theirs["payload"])
+            assert meaning not in (None, False) and not isinstance(meaning, Invalid), (name, theirs)
+            assert read(ours["payload"]) == meaning, (name, ours)
 
 
 def test_the_spanish_labels_read_as_what_they_label() -> None:

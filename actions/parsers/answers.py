@@ -54,7 +54,8 @@ NOT_NAME_WORDS = set(
     "quiero quisiera necesito tengo puedo cita citas agendar reservar cancelar cambiar ayuda "
     "gracias hola buenas buenos días dias tardes noches sí si nombre teléfono telefono "
     "número numero correo llamar llamada mensaje duele cuesta precio seguro error equivocado "
-    "equivoqué mal escribe perdón perdon disculpe realidad mejor favor tratamiento".split()
+    "equivoqué mal escribe perdón perdon disculpe realidad mejor favor tratamiento paciente nuevo "
+    "nueva".split()
 )
 NAME_PREFIX = re.compile(
     r"^\s*(?:(?:hi|hello|hey|hola|buenos d[ií]as|buenas tardes|buenas noches|buenas)\b[,!. ]*)*"

@@ -176,7 +176,7 @@ def test_spanish_names_with_accents_and_two_surnames(text: str, name: str) -> No
 
 
 @pytest.mark.parametrize("text", ["quiero una cita", "mi número es 6173332211", "¿cuánto cuesta?", "sí",
-                                  "no sé", "hola", "gracias"])
+                                  "no sé", "hola", "gracias", "soy paciente nueva"])
 def test_what_is_not_a_spanish_name_is_refused(text: str) -> None:
     assert parse_name(text) == Invalid("name")
 

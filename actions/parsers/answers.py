@@ -167,6 +167,7 @@ def without_phone(text: str, region: str) -> str:
                   r"(number|phone|mobile|cell)(\s+is)?\b|\b(on|at)\s*$|"
                   r"\b(ll[áa]m[ea]nme|ll[áa]m[ea]me|me pueden llamar)\s*(al)?\b|\b(mi\s+)?(n[úu]mero|tel[ée]fono|"
                   r"celular|m[óo]vil)(\s+es)?\b|\bal\s*$", " ", text, flags=re.I)
+    text = re.sub(r"[\s,]+(and|y|e)[\s,]*$", " ", text, flags=re.I)  # "María y [mi teléfono es ...]"
     return " ".join(text.replace(",", " ").split())
 
 

@@ -229,12 +229,12 @@ ORDINAL_DAY = re.compile(
     r"\b(?:el\s+(?:dia\s+)?|dia\s+|(?:" + "|".join(WEEKDAYS) + r")\s+)(\d{1,2})\b"
     r"(?!\s*(?:[:/.]\d|am\b|pm\b|de\b|semanas?\b|dias?\b))"
 )
-# Month names in English (wide and abbreviated) and Spanish (wide: the abbreviations
-# "ago", "mar" are English words or Spanish days).
+# Month names in English (wide and abbreviated) and Spanish (wide, and the abbreviations
+# that are not English words or Spanish days: not "ago", "mar").
 MONTHS = {_plain(name.lower()): number for locale, width in (("en", "wide"), ("en", "abbreviated"),
                                                                 ("es", "wide"))
           for number, name in get_month_names(width, locale=locale).items()}
-MONTHS.update({"sept": 9, "setiembre": 9})
+MONTHS.update({"sept": 9, "setiembre": 9, "ene": 1, "abr": 4, "dic": 12})
 MONTH_NAME = r"(" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
 MONTH = re.compile(rf"\b{MONTH_NAME}\b")
 DAY_MONTH = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+|de\s+)?{MONTH_NAME}\b")

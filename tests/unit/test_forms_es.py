@@ -247,6 +247,13 @@ def test_a_spanish_call_back_without_a_name_is_accepted_in_spanish() -> None:
     assert said(messages) == ["No hay problema: nuestro personal solo necesita un número de teléfono para llamarle."]
 
 
+@pytest.mark.parametrize("text, name", [("Me llamo María y mi teléfono es 617 333 2211", "María"),
+                                        ("llámenme al 617 333 2211", None)])
+def test_a_phone_number_at_the_spanish_call_back_name_question_fills_the_phone(text: str, name: Any) -> None:
+    slots, _ = run_validation(CALLBACK, tracker(es({"requested_slot": NAME}), text, form="callback_form"))
+    assert (slots[PHONE], slots[NAME], slots["requested_slot"]) == ("+16173332211", name, TOPIC)
+
+
 @pytest.mark.parametrize("text, topic", [("omitir", False), ("nada", False), ("sobre el tratamiento", "sobre el tratamiento")])
 def test_the_spanish_call_back_topic_is_optional(text: str, topic: Any) -> None:
     state = es({"requested_slot": TOPIC, NAME: "Ana", PHONE: "+12125550147"})

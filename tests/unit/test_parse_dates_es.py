@@ -78,6 +78,14 @@ def refused(text: str, now: datetime = NOW, region: str = "US") -> Invalid:
         ("el 3 de marzo", "miércoles 3 de marzo, 09:00-17:00"),
         ("¿puedo ir el jueves por la mañana?", "jueves 26 de noviembre, 09:00-12:00"),
         ("me gustaría el viernes en la tarde", "viernes 27 de noviembre, 12:00-17:00"),
+        ("el lunes 7 de diciembre a las 3 y media de la tarde", "lunes 7 de diciembre, 15:30-16:30"),
+        ("de 9 a 11 de la mañana el lunes", "lunes 30 de noviembre, 09:00-11:00"),
+        ("entre las 2 y las 4 de la tarde el lunes", "lunes 30 de noviembre, 14:00-16:00"),
+        ("a las 15:00 el jueves", "jueves 26 de noviembre, 15:00-16:00"),
+        ("el martes a las 10 a. m.", "martes 1 de diciembre, 10:00-11:00"),
+        ("el jueves 10", "jueves 10 de diciembre, 09:00-17:00"),
+        ("14 dic", "lunes 14 de diciembre, 09:00-17:00"),
+        ("diciembre 14", "lunes 14 de diciembre, 09:00-17:00"),
     ],
 )
 def test_spanish_days_and_times_become_a_period_shown_in_spanish(text: str, expected: str) -> None:
@@ -144,7 +152,7 @@ def test_a_flexible_preference_is_shown_in_spanish_and_stored_the_same_in_both()
     "text, day, month, longest",
     [("el 31 de febrero", "31", "febrero", "29"), ("31 de abril", "31", "abril", "30"),
      ("el 30 de febrero por la tarde", "30", "febrero", "29"), ("31/4", "31", "abril", "30"),
-     ("el 31 de septiembre", "31", "septiembre", "30")],
+     ("el 31 de septiembre", "31", "septiembre", "30"), ("31 abr", "31", "abril", "30")],
 )
 def test_the_31st_of_february_is_refused_with_the_reason_in_spanish(
     text: str, day: str, month: str, longest: str

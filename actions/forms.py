@@ -60,6 +60,7 @@ def consent_version(language: str) -> str:
     Spanish variation (staff and the FHIR export see which text the patient read)."""
     return CONSENT_VERSION if language == "en" else f"{CONSENT_VERSION}/{language}"
 
+
 # --- Slots --------------------------------------------------------------------------------
 NAME = "patient_name"
 NAME_WITHHELD = "name_withheld"
@@ -110,7 +111,7 @@ STEP_ASIDE = {
 # enough ("I don't mind" can look like "never mind").
 CANCEL_WORDS = re.compile(
     r"\b(cancel\w*|never ?mind|forget (it|about it)|stop|abort|quit|scrap (it|that)|exit|"
-    r"olv[íi]d[ae]lo|d[ée]j[ae]lo( as[íi])?|ya no quiero|salir)\b", re.I
+    r"olv[íi]d[ae]lo|d[ée]j[ae]lo( as[íi])?|salir)\b", re.I
 )
 # A question about something else, though it may name a day ("how about Friday?" and
 # "¿qué tal el viernes?" are answers).

@@ -226,7 +226,8 @@ WEEKEND = re.compile(r"\b(weekends?|saturdays?|sundays?|fin(es)? de semana|sabad
 ORDINAL_DAY = re.compile(
     r"\b(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)\b|"
     # "el 14", "el día 8", "martes 8": a day of the month (not "el 14 de ...", a time or a count).
-    r"\b(?:el\s+(?:dia\s+)?|dia\s+|(?:" + "|".join(WEEKDAYS) + r")\s+)(\d{1,2})\b"
+    # (In English "Monday 10" may be a time: only "Monday the 10th" is a date.)
+    r"\b(?:el\s+(?:dia\s+)?|dia\s+|(?:lunes|martes|miercoles|jueves|viernes|sabado|domingo)\s+)(\d{1,2})\b"
     r"(?!\s*(?:[:/.]\d|am\b|pm\b|de\b|semanas?\b|dias?\b))"
 )
 # Month names in English (wide and abbreviated) and Spanish (wide, and the abbreviations

@@ -266,3 +266,12 @@ def test_a_day_is_written_with_babels_names_in_the_conversations_language(
 ) -> None:
     assert day_label(day, language) == shown
 
+
+
+@pytest.mark.parametrize("text, language, shown", [("Tuesday the 8th", "en", "Tue 8 Dec, 09:00-17:00"),
+                                                   ("el martes 8", "es", "martes 8 de diciembre, 09:00-17:00"),
+                                                   # English "Monday 10" may be a time: the weekday stays.
+                                                   ("monday 10", "en", "Mon 30 Nov, 09:00-17:00")])
+def test_a_weekday_with_a_day_of_the_month_is_that_date(text: str, language: str, shown: str) -> None:
+    parsed = parse_period(text, NOW, "US", language)
+    assert isinstance(parsed, TimeRequest) and parsed.human(language) == shown

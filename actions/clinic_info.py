@@ -14,6 +14,7 @@ from babel.dates import format_date, get_day_names
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.conversation import language_of
 from clinic.hours import weekday_named
 from clinic.settings import ClinicDetails, clinic_details
 
@@ -30,15 +31,17 @@ class ActionAnswerClinicInfo(Action):
         details = clinic_details()
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         text = tracker.latest_message.get("text") or ""
-        for response, values in answer(intent, text, details, today_at_the_clinic(details)):
+        language = language_of(tracker.slots)
+        for response, values in answer(intent, text, details, today_at_the_clinic(details), language):
             dispatcher.utter_message(response=response, **values)
         return []
 
 
-def answer(intent: str, text: str, details: ClinicDetails, today: date) -> List[tuple]:
-    """(response name, template values) to send, in order."""
+def answer(intent: str, text: str, details: ClinicDetails, today: date, language: str = "en") -> List[tuple]:
+    """(response name, template values) to send, in order; days and dates in the
+    conversation's language (Babel's names)."""
     if intent == "clinic_hours":
-        return _hours(text, details, today)
+        return _hours(text, details, today, language)
     if intent == "clinic_location":
         replies = [("utter_clinic_address", {})] if details.address else []
         replies += [("utter_clinic_directions", {})] if details.directions else []
@@ -48,20 +51,21 @@ def answer(intent: str, text: str, details: ClinicDetails, today: date) -> List[
     return [("utter_clinic_contact", {})]
 
 
-def _hours(text: str, details: ClinicDetails, today: date) -> List[tuple]:
+def _hours(text: str, details: ClinicDetails, today: date, language: str) -> List[tuple]:
     hours = details.opening_hours
     weekday = weekday_named(text)
     if weekday is None:
         replies = [("utter_clinic_hours", {})]
     else:
-        day = get_day_names("wide", locale="en")[weekday]
+        day = get_day_names("wide", locale=language)[weekday]
         if hours.is_open_on(weekday):
-            replies = [("utter_clinic_open_on_day", {"day": day, "day_hours": hours.describe_day(weekday)})]
+            replies = [("utter_clinic_open_on_day",
+                        {"day": day, "day_hours": hours.describe_day(weekday, locale=language)})]
         else:
             replies = [("utter_clinic_closed_on_day", {"day": day})]
     upcoming = sorted(d for d in hours.closed_days if today <= d <= today + timedelta(days=CLOSED_DAYS_AHEAD))
     if upcoming:
-        closed = ", ".join(format_date(d, "long", locale="en") for d in upcoming)
+        closed = ", ".join(format_date(d, "long", locale=language) for d in upcoming)
         replies.append(("utter_clinic_closed_days", {"closed_days": closed}))
     return replies
 

@@ -1,5 +1,6 @@
 """Reading the conversation the action server is sent: which response each bot message
-came from (Rasa records it in the message's metadata as `utter_action`)."""
+came from (Rasa records it in the message's metadata as `utter_action`), and the
+conversation's language."""
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Text
@@ -18,3 +19,13 @@ def last_bot_response(events: List[Dict[Text, Any]]) -> Optional[Text]:
         if event.get("event") == "bot":
             return response_of(event)
     return None
+
+
+LANGUAGES = ("en", "es")
+LANGUAGE_SLOT = "language"
+
+
+def language_of(slots: Dict[Text, Any]) -> Text:
+    """The conversation's language (the `language` slot: en | es); English until it is set."""
+    language = slots.get(LANGUAGE_SLOT)
+    return language if language in LANGUAGES else "en"

@@ -37,6 +37,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT, FormValidationAction
 from rasa_sdk.types import DomainDict
 
+from actions.conversation import language_of
 from actions.parsers import Invalid
 from actions.parsers.answers import (
     consent_question, declines_name, display_phone, explicit_consent, field_named, find_email,
@@ -52,6 +53,13 @@ from clinic.settings import clinic_details
 # domain/forms.yml. Any change to that text needs a new CONSENT_VERSION
 # (tests/unit/test_form_copy.py pins the text of each version).
 CONSENT_VERSION = "2026-11-v1"
+
+
+def consent_version(language: str) -> str:
+    """The version of the words agreed to: "2026-11-v1" in English, "2026-11-v1/es" for the
+    Spanish variation (staff and the FHIR export see which text the patient read)."""
+    return CONSENT_VERSION if language == "en" else f"{CONSENT_VERSION}/{language}"
+
 
 # --- Slots --------------------------------------------------------------------------------
 NAME = "patient_name"
@@ -102,11 +110,17 @@ STEP_ASIDE = {
 # "cancel" ends the form only when the words say so; the classifier alone is not
 # enough ("I don't mind" can look like "never mind").
 CANCEL_WORDS = re.compile(
-    r"\b(cancel\w*|never ?mind|forget (it|about it)|stop|abort|quit|scrap (it|that)|exit)\b", re.I
+    r"\b(cancel\w*|never ?mind|forget (it|about it)|stop|abort|quit|scrap (it|that)|exit|"
+    r"olv[íi]d[ae]lo|d[ée]j[ae]lo( as[íi])?|salir)\b", re.I
 )
-# A question about something else, though it may name a day ("how about Friday?" is an answer).
-OTHER_QUESTION = re.compile(r"^\s*(what|why|who|where|how)(?!\s+about\b)(?!\s+does\s+\w+day\b)\b", re.I)
-SKIP = re.compile(r"^\W*(skip|no|nope|nothing|rather not|prefer not|n/?a|none|not really)\b", re.I)
+# A question about something else, though it may name a day ("how about Friday?" and
+# "¿qué tal el viernes?" are answers).
+OTHER_QUESTION = re.compile(
+    r"^\s*(what|why|who|where|how)(?!\s+about\b)(?!\s+does\s+\w+day\b)\b|"
+    r"^\W*(qu[ée](?!\s+tal\b)|por qu[ée]|qui[ée]n|d[óo]nde|c[óo]mo)\b", re.I)
+SKIP = re.compile(
+    r"^\W*(skip|no|nope|nothing|rather not|prefer not|n/?a|none|not really|"
+    r"omitir|saltar|nada|ninguno|prefiero no|mejor no)\b", re.I)
 MAX_MISSES = 3
 
 # --- Labels shown back to the patient ------------------------------------------------------
@@ -115,26 +129,38 @@ MAX_MISSES = 3
 COPY_FILE = Path(__file__).resolve().parent.parent / "domain" / "forms.yml"
 
 
+def _language_of_variation(variation: Dict[str, Any]) -> str:
+    """en for a variation without condition, else the `language` its condition names."""
+    for condition in variation.get("condition") or []:
+        if condition.get("name") == "language":
+            return str(condition.get("value"))
+    return "en"
+
+
 @lru_cache(maxsize=None)
-def _button_titles(response: str) -> Tuple[str, ...]:
-    responses = yaml.safe_load(COPY_FILE.read_text(encoding="utf-8"))["responses"]
-    return tuple(b["title"] for b in responses[response][0].get("buttons", []))
+def _button_titles(response: str, language: str = "en") -> Tuple[str, ...]:
+    """The button titles of a response's variation in this language (English if it has none)."""
+    variations = yaml.safe_load(COPY_FILE.read_text(encoding="utf-8"))["responses"][response]
+    chosen = next((v for v in variations if _language_of_variation(v) == language), variations[0])
+    return tuple(b["title"] for b in chosen.get("buttons", []))
 
 
-def method_label(method: str) -> str:
-    """'text message' for sms: the button title that reads as this method."""
-    return next(t for t in _button_titles("utter_ask_contact_method") if parse_method(t) == method).lower()
+def method_label(method: str, language: str = "en") -> str:
+    """'text message' ('mensaje de texto') for sms: the button title that reads as this method."""
+    titles = _button_titles("utter_ask_contact_method", language)
+    return next(t for t in titles if parse_method(t) == method).lower()
 
 
-def reason_label(reason: str) -> str:
-    return next(t for t in _button_titles("utter_ask_visit_reason") if parse_reason(t) == reason)
+def reason_label(reason: str, language: str = "en") -> str:
+    return next(t for t in _button_titles("utter_ask_visit_reason", language) if parse_reason(t) == reason)
 
 
 def contact_text(slots: Dict[str, Any]) -> str:
-    """'text message, +1 212-555-0147' (the contact line of the summary and confirmation)."""
+    """'text message, +1 212-555-0147' (the contact line of the summary and confirmation),
+    in the conversation's language (the slots hold it)."""
     method = slots.get(METHOD) or "phone"
     value = slots.get(EMAIL) if method == "email" else display_phone(slots[PHONE])
-    return f"{method_label(method)}, {value}"
+    return f"{method_label(method, language_of(slots))}, {value}"
 
 
 # --- Days and times in slots -----------------------------------------------------------------
@@ -175,6 +201,7 @@ class Context:
     now: datetime
     own_number: Optional[str]
     form: str
+    language: str = "en"  # the conversation's (en | es): how dates are shown back
 
 
 Outcome = Union[Dict[str, Any], Invalid]
@@ -223,7 +250,7 @@ def read_answer(slot: str, text: str, ctx: Context) -> Outcome:
     if slot == TIME:
         if ctx.intent in ("faq", "out_of_scope", "nlu_fallback") and OTHER_QUESTION.match(text):
             return Invalid("question")  # "what's the weather like tomorrow?" names a day, asks another thing
-        period = parse_period(text, ctx.now, ctx.region)
+        period = parse_period(text, ctx.now, ctx.region, ctx.language)
         return period if isinstance(period, Invalid) else time_slots(period)
     if slot == REASON:
         return _single(REASON, parse_reason(text))
@@ -233,7 +260,7 @@ def read_answer(slot: str, text: str, ctx: Context) -> Outcome:
         answer = explicit_consent(text, ctx.intent)
         if answer is None:
             return Invalid("consent")
-        return {CONSENT: answer, CONSENT_VER: CONSENT_VERSION if answer else None}
+        return {CONSENT: answer, CONSENT_VER: consent_version(ctx.language) if answer else None}
     if slot == CONFIRMED:
         answer = yes_or_no(text, ctx.intent)
         if answer is None and not (ctx.intent == "change_field" or is_change_request(text)):
@@ -312,7 +339,7 @@ class RequestFormValidation(FormValidationAction, abc.ABC):
             intent=latest_intent(tracker), region=details.default_region, now=clinic_now(),
             own_number=sender_phone(tracker.get_latest_input_channel(), tracker.sender_id,
                                     details.default_region),
-            form=self.form_name(),
+            form=self.form_name(), language=language_of(tracker.slots),
         )
 
     # --- Extraction: which slot the message is for -----------------------------------------
@@ -545,19 +572,19 @@ class RequestFormValidation(FormValidationAction, abc.ABC):
         editing = tracker.slots.get(FIELD)
         done = {FIELD: None} if editing and FIELDS[editing][0] == slot else {}
         if slot == TIME:
-            self.say_time(updates, dispatcher)
+            self.say_time(updates, dispatcher, language_of(tracker.slots))
         if slot == NAME and updates.get(NAME_WITHHELD):
             dispatcher.utter_message(response="utter_callback_without_name")
         return {**updates, **done, MISSES: None}
 
     @staticmethod
-    def say_time(updates: Dict[str, Any], dispatcher: CollectingDispatcher) -> None:
+    def say_time(updates: Dict[str, Any], dispatcher: CollectingDispatcher, language: str) -> None:
         """Echo how the words were read ("next Wednesday" -> Wed 2 Dec), so a misreading shows."""
         when = stored_time(updates)
         if when is None:
             return
         response = "utter_time_noted_flexible" if when.flexible else "utter_time_noted"
-        dispatcher.utter_message(response=response, when=when.human())
+        dispatcher.utter_message(response=response, when=when.human(language))
 
     def change(self, field: str, text: str, dispatcher: CollectingDispatcher, tracker: Tracker,
                ctx: Context) -> Dict[str, Any]:
@@ -569,7 +596,7 @@ class RequestFormValidation(FormValidationAction, abc.ABC):
         previous = stored_time(tracker.slots) if field == "time" and text.strip() else None
         if previous is not None:
             # "Can we do the morning instead?": a time of day alone keeps the day(s) chosen.
-            retimed = retime(text, previous, ctx.now, ctx.region)
+            retimed = retime(text, previous, ctx.now, ctx.region, ctx.language)
             if retimed is not None:
                 new_value = retimed if isinstance(retimed, Invalid) else time_slots(retimed)
         if field == "email" and isinstance(new_value, dict):
@@ -579,7 +606,7 @@ class RequestFormValidation(FormValidationAction, abc.ABC):
             dispatcher.utter_message(response=f"utter_invalid_{new_value.reason}", **new_value.values)
         if isinstance(new_value, dict) and any(v is not None for v in new_value.values()):
             updates.update({**new_value, FIELD: None})
-            self.say_changed(field, updates, dispatcher)
+            self.say_changed(field, updates, dispatcher, ctx.language)
             if self.asked(tracker) != CONFIRMED:  # at the summary, the summary itself follows
                 self.show_so_far({**tracker.slots, **updates}, dispatcher)
         return updates
@@ -588,7 +615,8 @@ class RequestFormValidation(FormValidationAction, abc.ABC):
         """After a correction before the summary: what the request holds now."""
 
     @staticmethod
-    def say_changed(field: str, updates: Dict[str, Any], dispatcher: CollectingDispatcher) -> None:
+    def say_changed(field: str, updates: Dict[str, Any], dispatcher: CollectingDispatcher,
+                    language: str) -> None:
         values: Dict[str, str] = {}
         if field == "name":
             values["name"] = updates.get(NAME) or ""
@@ -598,11 +626,11 @@ class RequestFormValidation(FormValidationAction, abc.ABC):
             values["email"] = updates[EMAIL]
         elif field == "time":
             when = stored_time(updates)
-            values["when"] = when.human() if when else ""
+            values["when"] = when.human(language) if when else ""
         elif field == "reason":
-            values["reason"] = reason_label(updates[REASON])
+            values["reason"] = reason_label(updates[REASON], language)
         elif field == "contact_method":
-            values["contact"] = method_label(updates[METHOD])
+            values["contact"] = method_label(updates[METHOD], language)
         dispatcher.utter_message(response=f"utter_changed_{field}", **values)
 
     def miss(self, dispatcher: CollectingDispatcher, slot: str, invalid: Invalid,
@@ -675,15 +703,17 @@ NOT_YET = "-"  # a field not given yet, in the summary so far
 
 
 def summary_values(slots: Dict[str, Any]) -> Dict[str, str]:
+    """The summary's values, in the conversation's language (the `language` slot)."""
+    language = language_of(slots)
     when = stored_time(slots)
     method = slots.get(METHOD)
     contact_known = method == "email" and slots.get(EMAIL) or method in ("phone", "sms") and slots.get(PHONE)
     return {
         "name": slots.get(NAME) or NOT_YET,
         "contact": contact_text(slots) if contact_known else NOT_YET,
-        "when": when.human() if when else NOT_YET,
+        "when": when.human(language) if when else NOT_YET,
         "said": slots.get(TIME) or "",
-        "reason": reason_label(slots[REASON]) if slots.get(REASON) else NOT_YET,
+        "reason": reason_label(slots[REASON], language) if slots.get(REASON) else NOT_YET,
     }
 
 

@@ -2,6 +2,9 @@
 
 Each parser takes the patient's text and returns the value to store or an
 `Invalid` with the reason. Nothing here knows about Rasa, slots or wording.
+English and Spanish answers are read in every conversation (patients mix them,
+and "si", "ok" or a name say nothing about the language); Spanish words are
+matched with and without accents ("sí"/"si", "teléfono"/"telefono").
 """
 from __future__ import annotations
 
@@ -24,13 +27,17 @@ NAME_PARTICLES = set(
 )
 
 QUESTION_START = re.compile(
-    r"^\s*(what|how|why|when|where|which|who|whose|is|are|does|do|did|can|could|will|would|should)\b",
+    r"^\s*(what|how|why|when|where|which|who|whose|is|are|does|do|did|can|could|will|would|should)\b|"
+    # Spanish question words with their accent ("cómo", "cuándo") or "¿": without it
+    # "como" and "cuando" start answers too ("cuando sea"); "para qué"/"por qué" either way.
+    r"^\W*(qué|cómo|cuándo|dónde|cuál|quién|cuánto|cuánta|cuántos|cuántas)\b|^\W*(para|por)\s+qu[eé]\b",
     re.I,
 )
 
 
 def is_question(text: str) -> bool:
-    return text.strip().endswith("?") or bool(QUESTION_START.match(text))
+    stripped = text.strip()
+    return stripped.endswith("?") or stripped.startswith("¿") or bool(QUESTION_START.match(text))
 
 
 # --- Names -----------------------------------------------------------------------------
@@ -41,19 +48,30 @@ NOT_NAME_WORDS = set(
     "you me i the this that to of for with about want need like book booking appointment cancel "
     "change help please thanks thank hi hello hey yes no ok okay not don't dont have has much "
     "many cost price hurt safe work phone email number call text stop quit exit never mind forget "
-    "brb wrong incorrect misspelled right typo mistake instead actually as".split()
+    "brb wrong incorrect misspelled right typo mistake instead actually as "
+    # Spanish (with and without accents). Not "sol", "luz", "paz", "cruz": names.
+    "qué que cómo como por para cuánto cuanto es está esta eso esto usted yo "
+    "quiero quisiera necesito tengo puedo cita citas agendar reservar cancelar cambiar ayuda "
+    "gracias hola buenas buenos días dias tardes noches sí si nombre teléfono telefono "
+    "número numero correo llamar llamada mensaje duele cuesta precio seguro error equivocado "
+    "equivoqué mal escribe perdón perdon disculpe realidad mejor favor tratamiento paciente nuevo "
+    "nueva".split()
 )
 NAME_PREFIX = re.compile(
-    r"^\s*(?:(?:hi|hello|hey)\b[,!. ]*)?(?:(?:actually|sorry)[, ]+)?"
+    r"^\s*(?:(?:hi|hello|hey|hola|buenos d[ií]as|buenas tardes|buenas noches|buenas)\b[,!. ]*)*"
+    r"(?:(?:actually|sorry|en realidad|perd[oó]n|disculpe|disculpa)[, ]+)?"
     r"(?:(?:my (?:full )?name is spelled|it's spelled|it is spelled|spelled|my (?:full )?name is|"
-    r"my name's|name is|name:|i am|i'm|im|it's|its|this is|call me)\s+)?",
+    r"my name's|name is|name:|i am|i'm|im|it's|its|this is|call me|"
+    r"mi nombre (?:completo )?se escribe|se escribe|mi nombre (?:completo )?es|nombre:|me llamo|"
+    r"soy|yo soy|habla)\s+)?",
     re.I,
 )
 NAME_PUNCTUATION = set(" '’.-‐")  # between the parts of a name: O'Neil, Jean-Luc, St. John
 # Patients who will not give a name (a call-back needs only a phone number).
 NO_NAME = re.compile(
     r"\b(rather not|prefer not|won'?t say|not say|no name|don'?t want to (say|give)|skip|anonymous|"
-    r"not telling|none of your business|no thanks)\b",
+    r"not telling|none of your business|no thanks|"
+    r"prefiero no|mejor no|no quiero (decir|dar)|sin nombre|an[oó]nim[oa]|omitir|saltar|no gracias)\b",
     re.I,
 )
 
@@ -94,7 +112,9 @@ def declines_name(text: str) -> bool:
 
 USE_SENDER = re.compile(
     r"^\s*(use )?(this|that|the same|same|my)( one| number)?\b|^\s*(yes|yeah|yep|yup|ok|okay|sure|"
-    r"correct|fine)\b",
+    r"correct|fine)\b|"
+    r"^\W*((usen?|usar|use|usa)\s+)?(este|ese|el mismo|mismo|mi)(\s+n[úu]mero)?\b|"
+    r"^\W*(s[ií]|claro|correcto|vale|de acuerdo|est[áa] bien|ok)\b",
     re.I,
 )
 _PHONE_PROBLEMS = {
@@ -144,7 +164,10 @@ def without_phone(text: str, region: str) -> str:
         text = text[: match.start] + " " + text[match.end:]
         break
     text = re.sub(r"\b(just\s+)?(call|ring|reach|phone|text)\s+me\s*(on|at)?\b|\b(my\s+)?(phone\s+)?"
-                  r"(number|phone|mobile|cell)(\s+is)?\b|\b(on|at)\s*$", " ", text, flags=re.I)
+                  r"(number|phone|mobile|cell)(\s+is)?\b|\b(on|at)\s*$|"
+                  r"\b(ll[áa]m[ea]nme|ll[áa]m[ea]me|me pueden llamar)\s*(al)?\b|\b(mi\s+)?(n[úu]mero|tel[ée]fono|"
+                  r"celular|m[óo]vil)(\s+es)?\b|\bal\s*$", " ", text, flags=re.I)
+    text = re.sub(r"[\s,]+(and|y|e)[\s,]*$", " ", text, flags=re.I)  # "María y [mi teléfono es ...]"
     return " ".join(text.replace(",", " ").split())
 
 
@@ -213,31 +236,43 @@ def _first_match(text: str, options: Sequence[Tuple[str, str]]) -> Optional[str]
 
 
 METHOD_PATTERNS = [
-    ("email", r"\be-?mail|\bmail\b"),
-    ("sms", r"\b(text|texts|txt|sms|message|whatsapp)\b"),
-    ("phone", r"\b(phone|call|ring|telephone)\b"),
+    ("email", r"\be-?mail|\bmail\b|\bcorreo"),
+    ("sms", r"\b(text|texts|txt|sms|message|whatsapp|mensajes?|mensajito|texto|wasap|whats)\b"),
+    ("phone", r"\b(phone|call|ring|telephone|tel[ée]fono|telef[óo]nica|llamadas?|llamar|llamen|"
+              r"ll[áa]m[ea]n?me|ll[áa]menme)\b"),
 ]
 REASON_PATTERNS = [
-    ("follow_up", r"\bfollow[\s-]?up|\bcheck[\s-]?up|\breview\b|\bafter my (treatment|session)"),
+    ("follow_up", r"\bfollow[\s-]?up|\bcheck[\s-]?up|\breview\b|\bafter my (treatment|session)|"
+                  r"\bcontrol\b|\bseguimiento|\brevisi[óo]n|\bchequeo|\bdespu[ée]s de mi (tratamiento|sesi[óo]n)"),
     ("spider_vein_consultation", r"\bconsult"),
-    ("sclerotherapy_treatment", r"\bsclero|\btreatment|\binjection|\bsession"),
-    ("spider_vein_consultation", r"\bspider|\bveins?\b|\bassessment|\bfirst visit"),
-    ("other", r"\bother\b|\bsomething else\b|\belse\b"),
+    ("sclerotherapy_treatment", r"\bsclero|\btreatment|\binjection|\bsession|\bescleroterapia|"
+                                r"\btratamiento|\binyecci[óo]n|\binyecciones|\bsesi[óo]n"),
+    ("spider_vein_consultation", r"\bspider|\bveins?\b|\bassessment|\bfirst visit|\bara[ñn]it?as?\b|"
+                                 r"\bvenas?\b|\bv[áa]rices|\bvaloraci[óo]n|\bevaluaci[óo]n|\bprimera (vez|visita)"),
+    ("other", r"\bother\b|\bsomething else\b|\belse\b|\botr[oa]s?\b|\balgo m[áa]s\b"),
 ]
 
 
 # "call me", "text me instead", "by email": a contact method asked for in passing. What is
 # refused ("don't text", "instead of texting", "not by email") is taken out first.
+ES_METHOD = r"(tel[ée]fono|llamada|mensaje( de texto)?|texto|sms|whatsapp|correo( electr[óo]nico)?|e-?mail)"
 METHOD_REQUEST = re.compile(
     r"\b(call|ring|phone|text|txt|sms|message|whatsapp|e-?mail)\s+me\b|"
     r"\b(by|via|through|over)\s+(a\s+)?(phone|telephone|call|text|txt|sms|whatsapp|e-?mail)\b|"
     r"\bprefer\s+(a\s+)?(phone|call|text|txt|sms|whatsapp|e-?mail)\b|"
-    r"\b(phone call|call|text message|text|e-?mail)\s+(is|would be|works)\s+(better|easier|best|fine)\b",
+    r"\b(phone call|call|text message|text|e-?mail)\s+(is|would be|works)\s+(better|easier|best|fine)\b|"
+    # "llámenme", "mándenme un correo", "por mensaje", "prefiero una llamada"
+    r"\b(ll[áa]m[ea]n?me|ll[áa]menme)\b|"
+    r"\b(escr[íi]b[ae]n?me|m[áa]nd[ea]n?me|env[íi][ea]n?me)\s+(un\s+|por\s+)?" + ES_METHOD + r"\b|"
+    r"\b(por|v[íi]a)\s+" + ES_METHOD + r"\b|"
+    r"\bprefiero\s+(una?\s+|por\s+)?" + ES_METHOD + r"\b",
     re.I,
 )
 NEGATED_METHOD = re.compile(
     r"\b(don'?t|dont|do not|not|no|never|instead of|rather than|not by)\s+(\w+\s+)?"
-    r"(call|ring|phone|text|txt|sms|message|whatsapp|e-?mail)\w*(\s+me)?\b",
+    r"(call|ring|phone|text|txt|sms|message|whatsapp|e-?mail)\w*(\s+me)?\b|"
+    r"\b(no|nunca|en vez de|en lugar de)\s+(me\s+|por\s+|un\s+|una\s+)?"
+    r"(ll[áa]m\w*|escrib\w*|mand\w*|tel[ée]fono|llamada|mensaje\w*|texto|sms|whatsapp|correo|e-?mail)\b",
     re.I,
 )
 
@@ -264,16 +299,26 @@ def parse_reason(text: str) -> Union[str, Invalid]:
 
 # --- Yes and no ------------------------------------------------------------------------------
 
-NO_WORDS = r"\b(no|nope|nah|don'?t|do not|disagree|never|decline|refuse|not agree)\b"
+NO_WORDS = (
+    r"\b(no|nope|nah|don'?t|do not|disagree|never|decline|refuse|not agree|"
+    r"nop|nel|nunca|jam[áa]s|para nada|de ninguna manera|no acepto|rechazo)\b"
+)
 YES_WORDS = (
     r"\b(yes|yeah|yep|yup|ya|sure|ok|okay|agree|agreed|i do|consent|fine|correct|confirm|"
-    r"confirmed|absolutely|definitely|of course|alright|go ahead|right|looks good|perfect|y)\b"
+    r"confirmed|absolutely|definitely|of course|alright|go ahead|right|looks good|perfect|y|"
+    r"s[íi]|sip|claro|de acuerdo|acepto|est[áa] bien|vale|dale|correcto|confirmo|perfecto|exacto|"
+    r"por supuesto|as[íi] es|todo bien|est[áa] todo bien|bueno|aj[áa]|listo)(?!\w)"
 )
 # Consent needs the patient to say it: "ok", "fine" or "I don't mind" are not a yes to
-# storing their details (they may just acknowledge the question).
+# storing their details (they may just acknowledge the question). In Spanish "sí",
+# "claro" (a firm yes, not "sure"), "de acuerdo" ("agreed") and "acepto" are explicit;
+# "ok", "vale", "bueno", "está bien" and "dale" acknowledge.
 EXPLICIT_YES = re.compile(
     r"^\W*(yes|yeah|yep|yup|yes please|i agree|i do|i consent|agreed|i give (my )?consent|"
-    r"yes,? i (agree|consent|do))\b(?!.*\b(but|not|don'?t|no)\b)",
+    r"yes,? i (agree|consent|do))\b(?!.*\b(but|not|don'?t|no)\b)|"
+    r"^\W*(s[íi]|sip|claro|claro que s[íi]|de acuerdo|estoy de acuerdo|acepto|s[íi],? acepto|"
+    r"doy mi consentimiento|autorizo|s[íi],? (estoy de acuerdo|autorizo|doy mi consentimiento))"
+    r"(?!\w)(?!.*\b(pero|no)\b)",
     re.I,
 )
 
@@ -286,7 +331,7 @@ def yes_or_no(text: str, intent: Optional[str]) -> Optional[bool]:
         return False
     if is_question(text):
         return None
-    if re.search(r"\b(don'?t|do not) mind\b", text, re.I):
+    if NO_MATTER.search(text):
         return True
     if re.search(NO_WORDS, text, re.I):
         return False
@@ -295,12 +340,18 @@ def yes_or_no(text: str, intent: Optional[str]) -> Optional[bool]:
     return False if intent == "deny" else None
 
 
+# "I don't mind", "me da igual": fine with it, but not a yes to storing details.
+NO_MATTER = re.compile(r"\b(don'?t|do not) mind\b|\bme da igual\b|\bno me importa\b", re.I)
+
 # Doubt is neither yes nor no: "I don't know", "maybe", "not sure", "let me think".
 UNSURE = re.compile(
     r"\b(i )?(don'?t|do not|dont) know\b|\bdunno\b|\bidk\b|\bno idea\b|\bmaybe\b|\bperhaps\b|"
     r"\bpossibly\b|\bprobably\b|\b(not|un)(\s+(really|too|so|quite))?\s*(sure|certain|decided)\b|"
     r"\bunsure\b|\bundecided\b|\bmight\b|\bi guess\b|\bnot yet\b|\blet me (think|see|check)\b|"
-    r"\b(need|have) to think\b|\bthink about it\b|\bcan'?t decide\b|\bhmm+\b",
+    r"\b(need|have) to think\b|\bthink about it\b|\bcan'?t decide\b|\bhmm+\b|"
+    r"\bno s[ée]\b|\bquiz[áa]s?\b|\btal vez\b|\ba lo mejor\b|\bpuede ser\b|\bno estoy segur[oa]\b|"
+    r"\bd[ée]j[ae]me pensar|\blo (voy a )?pienso\b|\blo voy a pensar\b|\btengo que pensar|\bmm+\b|"
+    r"\btodav[íi]a no\b|\bno lo s[ée]\b",
     re.I,
 )
 
@@ -317,7 +368,7 @@ def explicit_consent(text: str, intent: Optional[str]) -> Optional[bool]:
         return True
     if is_question(text) or is_unsure(text):
         return None
-    if re.search(r"\b(don'?t|do not) mind\b", text, re.I):
+    if NO_MATTER.search(text):
         return None
     if text.strip() == "/deny" or re.search(NO_WORDS, text, re.I):
         return False
@@ -327,12 +378,16 @@ def explicit_consent(text: str, intent: Optional[str]) -> Optional[bool]:
 # --- Questions about the consent ---------------------------------------------------------------
 
 CONSENT_TOPICS = [  # what a patient asks before agreeing; the first that matches answers
-    ("retention", r"\bhow long\b|\bkeep\b|\bdelete|\bretain|\bretention|\bstored for\b"),
-    ("who", r"\bwho\b|\bshare|\bsee\b|\baccess|\bthird part|\bsell|\bsent to\b"),
+    ("retention", r"\bhow long\b|\bkeep\b|\bdelete|\bretain|\bretention|\bstored for\b|"
+                  r"\bcu[áa]nto tiempo\b|\bguard[ae]n\b|\bconserv|\bborr[ae]n|\belimin"),
+    ("who", r"\bwho\b|\bshare|\bsee\b|\baccess|\bthird part|\bsell|\bsent to\b|"
+            r"\bqui[ée]n(es)?\b|\bcompart|\bven\b|\bver\b|\bacceso|\bterceros|\bvend"),
     ("what", r"\bwhat (do you|will you|is|are|gets?)\b.*\b(store|save|keep|record)|\bwhat details\b|"
-             r"\bwhat data\b|\bwhat information\b"),
+             r"\bwhat data\b|\bwhat information\b|\bqu[ée] (datos|informaci[óo]n|detalles)\b|"
+             r"\bqu[ée] (van a )?(guardar|almacenar|registrar)"),
     ("why", r"\bwhy\b|\bwhat for\b|\bneed (that|this|it|my)\b|\bwhat does (that|this|it) mean\b|"
-            r"\bmean\b|\bpurpose\b|\bdata\b|\bprivacy\b|\bdetails\b"),
+            r"\bmean\b|\bpurpose\b|\bdata\b|\bprivacy\b|\bdetails\b|"
+            r"\bpor qu[ée]\b|\bpara qu[ée]\b|\bnecesit|\bsignifica|\bprop[óo]sito|\bdatos\b|\bprivacidad"),
 ]
 
 
@@ -343,13 +398,17 @@ BARE_QUESTION_WORDS = set(
     "what why how who when where which is are was does do did can could will would should must "
     "it its it's that that's this these those i me my you your we us the a an to for of about "
     "mean means meaning need needed necessary necessarily have has really exactly again so then "
-    "huh eh sorry ok okay please sure just come like thing say said asking ask question".split()
+    "huh eh sorry ok okay please sure just come like thing say said asking ask question "
+    "qué que por para cómo como es eso esto lo la el me mi mis se tengo hay hace falta "
+    "obligatorio necesario significa quiere decir de y pero a perdón perdon sí si".split()
 )
 
 
 def consent_question(text: str) -> Optional[str]:
     """retention | who | what | why for a question about the consent, else None."""
-    if not is_question(text) and not re.search(r"\bwhy\b|\bwho\b|\bhow long\b", text, re.I):
+    if not is_question(text) and not re.search(
+            r"\bwhy\b|\bwho\b|\bhow long\b|\bpor qu[ée]\b|\bpara qu[ée]\b|\bqui[ée]n\b|\bcu[áa]nto tiempo\b",
+            text, re.I):
         return None
     topic = _first_match(text, CONSENT_TOPICS)
     if topic:
@@ -362,7 +421,11 @@ def consent_question(text: str) -> Optional[str]:
 # At any other question, a question is about privacy only when it says so.
 PRIVACY_WORDS = re.compile(
     r"\b(need|want|use|keep|store|do with) (my|that|this|it|them)\b|\bmy (details|data|number|"
-    r"phone|email|name|information)\b|\bprivacy\b|\bpersonal\b|\bwho (will |can )?see\b",
+    r"phone|email|name|information)\b|\bprivacy\b|\bpersonal\b|\bwho (will |can )?see\b|"
+    r"\b(necesitan|quieren|usan|usar|guardan|hacen con) (mi|mis|eso|esto|esos|mis datos)\b|"
+    r"\b(lo|los|la|las) (necesitan|quieren|usan|guardan)\b|\bmis (datos|detalles)\b|"
+    r"\bmi (n[úu]mero|tel[ée]fono|correo|nombre|informaci[óo]n)\b|\bprivacidad\b|\bpersonales\b|"
+    r"\bqui[ée]n (los |lo )?(va a |puede )?ver?\b",
     re.I,
 )
 
@@ -375,27 +438,42 @@ def privacy_question(text: str) -> Optional[str]:
 # --- Changes and pauses ---------------------------------------------------------------------------
 
 FIELD_PATTERNS = [
-    ("email", r"\be-?mail"),
-    ("contact_method", r"\bcontact (method|me by|me via|by|via)|\bhow (you|to) contact|\bmethod\b"),
-    ("phone", r"\bphone|\bnumber\b|\bmobile|\bcell\b|\btelephone"),
-    ("name", r"\bname\b|\bspelled\b|\bspelt\b"),
+    ("email", r"\be-?mail|\bcorreo"),
+    ("contact_method", r"\bcontact (method|me by|me via|by|via)|\bhow (you|to) contact|\bmethod\b|"
+                       r"\b(forma|medio|m[ée]todo|manera) de contacto|\bc[óo]mo (me )?contact"),
+    ("phone", r"\bphone|\bnumber\b|\bmobile|\bcell\b|\btelephone|\btel[ée]fono|\bn[úu]mero|\bcelular|"
+              r"\bm[óo]vil"),
+    ("name", r"\bname\b|\bspelled\b|\bspelt\b|\bnombre|\bapellidos?\b|\bse escribe\b"),
     ("time", r"\btimes?\b|\bdays?\b|\bdates?\b|\bwhen\b|\bslot\b|\bmorning|\bafternoon|\bevening|"
-             r"\b(mon|tues|wednes|thurs|fri|satur|sun)day"),
-    ("reason", r"\breason|\bvisit\b|\bpurpose|\bconsultation|\btreatment|\bfollow"),
+             r"\b(mon|tues|wednes|thurs|fri|satur|sun)day|"
+             r"\bd[íi]as?\b|\bfechas?\b|\bhoras?\b|\bhorarios?\b|\bcu[áa]ndo\b|\bla ma[ñn]ana\b|\btarde\b|"
+             r"\b(lunes|martes|mi[ée]rcoles|jueves|viernes|s[áa]bado|domingo)"),
+    ("reason", r"\breason|\bvisit\b|\bpurpose|\bconsultation|\btreatment|\bfollow|\bmotivo|\braz[óo]n|"
+               r"\bvisita|\bconsulta|\btratamiento|\bcontrol\b"),
 ]
-NOTHING_TO_CHANGE = re.compile(r"\bnothing\b|\bno changes?\b|\ball (good|fine|correct)\b", re.I)
+NOTHING_TO_CHANGE = re.compile(
+    r"\bnothing\b|\bno changes?\b|\ball (good|fine|correct)\b|\bnada\b|\bning[úu]n cambio\b|"
+    r"\btodo (est[áa] )?(bien|correcto)\b|\best[áa] todo bien\b",
+    re.I,
+)
 # "change my phone number", "actually my number is ...", "make it Friday instead",
 # "my name is spelled ...": the patient corrects something already given.
 CHANGE_REQUEST = re.compile(
     r"\b(change|correct|update|fix|edit)\s+(my|the|your|that|it)\b|"
     r"^\W*((no|oh|hmm|uh|um)\W+)?(actually|sorry|oops|wait)\b|"
-    r"\b(make it|instead|rather|wrong|typo|mistake|spelled|spelt)\b",
+    r"\b(make it|instead|rather|wrong|typo|mistake|spelled|spelt)\b|"
+    # "en realidad mi número es ...", "mejor el viernes", "mi nombre se escribe ..."
+    r"\b(cambi[ae]r?|corregir|corrija|actualizar|modificar)\s+(mi|mis|el|la|los|las|su|eso|esto)\b|"
+    r"^\W*((no|ay|oh|mm+|eh)\W+)?(en realidad|perd[óo]n|disculpe|disculpa|ups|espere|mejor)\b|"
+    r"\b(en vez de|en lugar de|mejor|me equivoqu[ée]|equivocad[oa]|error|se escribe|est[áa] mal)\b",
     re.I,
 )
 PAUSE = re.compile(
     r"^\W*(brb|be right back|one (sec|second|moment|minute)|just a (sec|second|moment|minute)|"
     r"hold on|hang on|give me a (sec|second|moment|minute)|wait a (sec|second|moment|minute)|"
-    r"1 sec|sec|wait)\W*$",
+    r"1 sec|sec|wait|"
+    r"un (momento|momentito|segundo|minuto)|(d[ée]me|deme|dame) un (momento|segundo|minuto)|"
+    r"espere un (momento|poco|segundo)|espera|espere|ya vuelvo|ahorita vuelvo|ahora vuelvo)\W*$",
     re.I,
 )
 
@@ -426,9 +504,12 @@ def new_value_text(text: str, field: str) -> str:
     if field in ("phone", "email", "contact_method"):
         return text
     if field == "time":
-        return re.sub(r"\b(actually|sorry|make it|change (it|the (day|time|date)) to|instead|rather)\b", " ",
-                      text, flags=re.I)
-    for marker in (r"spelled|spelt", r"to|should be", r"is|it's", r"as"):  # the most specific first
+        return re.sub(r"\b(actually|sorry|make it|change (it|the (day|time|date)) to|instead|rather|"
+                      r"en realidad|perd[óo]n|mejor|c[áa]mbielo a|cambiar(lo)? a|en vez de eso|m[áa]s bien)\b",
+                      " ", text, flags=re.I)
+    # The most specific first: "spelled", "to", "is", "as" and their Spanish.
+    for marker in (r"spelled|spelt|se escribe|escrito", r"to|should be|deber[íi]a ser|(?:nombre|c[áa]mbielo|c[áa]mbialo|p[óo]ngalo)\s+(?:a|por)",
+                   r"is|it's|es", r"as|como"):
         match = re.search(rf"\b(?:{marker})\s+(.+)$", text, re.I)
         if match:
             return match.group(1)

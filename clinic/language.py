@@ -188,13 +188,14 @@ def named_language(text: str) -> Optional[str]:
     """The language a message asks for by name ("can we do this in Spanish"), a name just
     after a negation meaning the other one ("no entiendo inglés", "I don't read Spanish");
     None when it names none, or both as wanted."""
-    words = words_of(text)
     wanted = set()
-    for i, word in enumerate(words):
-        if word in LANGUAGE_NAMES:
-            named = LANGUAGE_NAMES[word]
-            negated = any(w in NEGATIONS for w in words[max(0, i - NEGATION_REACH):i])
-            wanted.add(next(lang for lang in LANGUAGES if lang != named) if negated else named)
+    for clause in re.split(r"[,.;:!?¿¡]+", text):  # a negation reaches no further than its clause
+        words = words_of(clause)
+        for i, word in enumerate(words):
+            if word in LANGUAGE_NAMES:
+                named = LANGUAGE_NAMES[word]
+                negated = any(w in NEGATIONS for w in words[max(0, i - NEGATION_REACH):i])
+                wanted.add(next(lang for lang in LANGUAGES if lang != named) if negated else named)
     return wanted.pop() if len(wanted) == 1 else None
 
 

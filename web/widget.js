@@ -13,7 +13,7 @@
  * Languages: the widget's own words are in STRINGS (English and Spanish). It starts in
  * the page's <html lang>, then follows the conversation: each bot message carries the
  * language of its reply (`lang`, from addons/channels/webchat.py) and the widget shows
- * its words in it. The EN/ES toggle sends /set_language{"language":"es"}, which the
+ * its words in it. The language toggle ("Español" / "English") sends /set_language{"language":"es"}, which the
  * assistant confirms in the new language; a new conversation opens with
  * /greet{"language":"es"}, so the greeting is already in the page's language (a Rasa
  * payload carries its entities: no metadata, no extra turn, nothing to hide).
@@ -48,8 +48,7 @@
       suggestions: "Suggested replies",
       assistant: "Assistant: ",
       you: "You: ",
-      toggle: "ES",
-      toggleLabel: "Cambiar a espa\u00F1ol",
+      toggle: "Espa\u00F1ol",
       unreachable: "Sorry, the chat can't reach our assistant right now.",
       notAnswering: "The assistant is not answering right now.",
       callAt: "Please call {name} at ",
@@ -70,8 +69,7 @@
       suggestions: "Respuestas sugeridas",
       assistant: "Asistente: ",
       you: "Usted: ",
-      toggle: "EN",
-      toggleLabel: "Switch to English",
+      toggle: "English",
       unreachable: "Lo sentimos, el chat no puede comunicarse con nuestro asistente en este momento.",
       notAnswering: "El asistente no est\u00E1 respondiendo en este momento.",
       callAt: "Llame a {name} al ",
@@ -295,7 +293,7 @@
       el("span", { "aria-hidden": "true", text: "\u00D7" }),
     ]);
     this.restartButton = el("button", { type: "button", className: "vc-text-button" });
-    // Named and written in the language it switches to, so its reader can read it.
+    // The language it switches to, named in that language (and marked so: read right).
     this.languageButton = el("button", { type: "button", className: "vc-text-button vc-language" });
     this.subtitle = el("p", { className: "vc-subtitle" });
     this.panel = el("section", {
@@ -337,8 +335,6 @@
     this.subtitle.textContent = this.t("subtitle");
     this.languageButton.textContent = this.t("toggle");
     this.languageButton.setAttribute("lang", other);
-    this.languageButton.setAttribute("aria-label", this.t("toggleLabel"));
-    this.languageButton.setAttribute("title", this.t("toggleLabel"));
     var groups = this.log.querySelectorAll(".vc-quick-replies");
     for (var i = 0; i < groups.length; i++) groups[i].setAttribute("aria-label", this.t("suggestions"));
     var labels = this.log.querySelectorAll(".vc-speaker");

@@ -10,8 +10,9 @@ otherwise the slot keeps its value: the conversation keeps its language.
   `set_language` with that language; the rule in data/rules/language.yml confirms it
   in the new language. The widget's toggle sends `/set_language{"language":"es"}`,
   which Rasa's payload parser turns into the same intent and entity.
-- An emergency or safety-net message (the red-flag screen's intents, set just before)
-  gets the language its words are in, so the emergency reply is in it.
+- An emergency or safety-net message the red-flag rules found (the screen, just before,
+  leaves their language on the message) gets the language its words are in, so the
+  emergency reply is in it; the classifier's alarm alone follows the ordinary rule.
 - Any other message: the language only when confidently detected on three or more
   words without the other language's grammar words.
 
@@ -72,7 +73,7 @@ class ConversationLanguage(GraphComponent):
                 _set_intent(message, SET_LANGUAGE_INTENT)
                 _set_language(message, requested)
             else:
-                _set_language(message, language_to_set(text, message.get(ALARM_LANGUAGE), alarm))
+                _set_language(message, language_to_set(text, message.get(ALARM_LANGUAGE) if alarm else None))
         return messages
 
     def _requested(self, text: str, intent: Optional[str]) -> Optional[str]:

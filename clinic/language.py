@@ -11,9 +11,9 @@ set, or None to keep the current one:
   number, "10/12") carry no evidence; Spanglish ("el treatment duele?": Spanish grammar,
   an English noun, which lingua calls English) keeps the conversation's language
   instead of flipping it back and forth;
-- an emergency or safety-net message is answered in the language its words are in,
-  short or not: its grammar words if they are of one language only, else a confident
-  detection, else the language of the red-flag rules that found it.
+- an emergency or safety-net message that the red-flag rules found is answered in the
+  language its words are in, short or not: its grammar words if they are of one language
+  only, else a confident detection, else the language of the rules that found it.
 
 Nothing here needs Rasa; addons/language.py applies it inside the NLU pipeline.
 """
@@ -199,24 +199,26 @@ def named_language(text: str) -> Optional[str]:
     return wanted.pop() if len(wanted) == 1 else None
 
 
-def language_to_set(text: str, alarm_language: Optional[str] = None, alarm: bool = False) -> Optional[str]:
+def language_to_set(text: str, alarm_language: Optional[str] = None) -> Optional[str]:
     """The language to set for the conversation after this message, or None to keep its own.
 
-    `alarm`: the red-flag screen answers this message (emergency or safety net);
-    `alarm_language`: the language of the red-flag rules that found it, if they did."""
-    requested = None if alarm else requested_language(text)
-    if requested:
-        return requested
-    if not alarm and len(words_of(text)) < MIN_WORDS_TO_SWITCH:
-        return None  # "ok", "si", "2", "10/12", a name: not even worth asking lingua
+    `alarm_language`: the red-flag rules of this language found an emergency or a question
+    about one in the message, which is then answered in the language its words are in,
+    however short ("me ahogo"). A classifier's alarm without the rules is no evidence of a
+    language ("si" is not Spanish enough to switch): the ordinary rule applies."""
+    if alarm_language is None:
+        requested = requested_language(text)
+        if requested:
+            return requested
+        if len(words_of(text)) < MIN_WORDS_TO_SWITCH:
+            return None  # "ok", "si", "2", "10/12", a name: not even worth asking lingua
+        return detect(text).evident_language
     detection = detect(text)
-    if not alarm:
-        return detection.evident_language
     if len(detection.grammar_languages) == 1:
         return next(iter(detection.grammar_languages))
     if detection.language and detection.confidence >= MIN_CONFIDENCE_TO_SWITCH and not detection.is_mixed:
         return detection.language
-    return alarm_language or (detection.language if not detection.is_mixed else None)
+    return alarm_language
 
 
 def language_of_response(response: Dict[str, Any]) -> str:

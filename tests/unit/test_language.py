@@ -185,6 +185,14 @@ def test_a_short_emergency_is_answered_in_the_language_its_words_are_in(pipeline
     assert entities(message)["language"] == [language]
 
 
+def test_a_classifiers_alarm_alone_is_no_evidence_of_a_language(pipeline) -> None:
+    # The classifier hears an alarm in "si" (the screen's backstop gives the safety net):
+    # the rules found nothing, so nothing says the patient now writes Spanish.
+    message = parse(pipeline, "si", "medical_emergency", 0.6)
+    assert message.get(INTENT)["name"] == "symptom_question"
+    assert "language" not in entities(message)
+
+
 def test_a_request_becomes_set_language_with_its_language(pipeline) -> None:
     message = parse(pipeline, "en español por favor", "out_of_scope", 0.6)
     assert message.get(INTENT) == {"name": "set_language", "confidence": 1.0}

@@ -174,9 +174,10 @@ def detect(text: str) -> Detection:
 
 def requested_language(text: str) -> Optional[str]:
     """The language a message asks for, when the whole message is such a request."""
-    folded = " ".join(words_of(text))
-    if not folded or len(folded.split()) > MAX_REQUEST_WORDS:
-        return None
+    words = words_of(text)
+    if len(words) > MAX_REQUEST_WORDS or not any(w in LANGUAGE_NAMES for w in words):
+        return None  # most messages: no pattern to try
+    folded = " ".join(words)
     for pattern in SWITCH_REQUESTS:
         match = pattern.match(folded)
         if match:

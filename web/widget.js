@@ -295,13 +295,14 @@
     this.restartButton = el("button", { type: "button", className: "vc-text-button" });
     // The language it switches to, named in that language (and marked so: read right).
     this.languageButton = el("button", { type: "button", className: "vc-text-button vc-language" });
+    this.title = el("h2", { id: "vc-title", className: "vc-title" });
     this.subtitle = el("p", { className: "vc-subtitle" });
     this.panel = el("section", {
       id: "vc-panel", className: "vc-panel", "aria-labelledby": "vc-title", hidden: "",
     }, [
       el("header", { className: "vc-header" }, [
         el("div", { className: "vc-heading" }, [
-          el("h2", { id: "vc-title", className: "vc-title", text: this.config.clinicName || STRINGS.en.ourClinic }),
+          this.title,
           this.subtitle,
         ]),
         this.languageButton,
@@ -332,6 +333,7 @@
     this.sendButton.textContent = this.t("send");
     this.closeButton.setAttribute("aria-label", this.t("close"));
     this.restartButton.textContent = this.t("newChat");
+    this.title.textContent = this.config.clinicName || this.t("ourClinic");
     this.subtitle.textContent = this.t("subtitle");
     this.languageButton.textContent = this.t("toggle");
     this.languageButton.setAttribute("lang", other);

@@ -368,7 +368,7 @@ class RequestFormValidation(FormValidationAction, abc.ABC):
         intent = ctx.intent
         if intent == "cancel" and not CANCEL_WORDS.search(text):
             intent = None  # "I don't mind" is not "never mind"
-        if intent == "medical_emergency" or intent == "cancel":
+        if intent in ("medical_emergency", "cancel", "set_language"):  # set_language: data/rules/language.yml
             return None
         if is_pause(text):
             return asked, text

@@ -13,6 +13,11 @@
   MAX_MESSAGE_CHARS once it has been screened, and answers what patients say right
   after the emergency reply.
 
+The screen does not set the conversation's language: it leaves the language of the
+rules that found the red flag on the message (ALARM_LANGUAGE), and the next component,
+addons.language.ConversationLanguage, the one place that decides, answers the alarm in
+the language its words are in (clinic/language.py).
+
 The rules are data (data/red_flags/); patient text is never logged, only kinds.
 """
 from __future__ import annotations
@@ -35,7 +40,6 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 
 from clinic.red_flags import Outcome, RedFlagScreen as Screen, Screening, shared_screen
-from clinic.red_flags.screen import guess_language
 from clinic.settings import max_message_chars
 
 logger = logging.getLogger(__name__)
@@ -44,7 +48,9 @@ EMERGENCY_INTENT = "medical_emergency"
 SAFETY_NET_INTENT = "symptom_question"
 CONCERN_INTENT = "post_treatment_concern"
 RED_FLAG_ENTITY = "red_flag"
-LANGUAGE_ENTITY = "language"
+# Message attribute (not in the parse output): the language of the rules that found the
+# red flag, for addons.language.ConversationLanguage.
+ALARM_LANGUAGE = "red_flag_language"
 EMERGENCY_REPLY = "utter_emergency"
 SAFETY_NET_REPLY = "utter_safety_net"
 RECORD_ACTION = "action_record_emergency"
@@ -87,31 +93,32 @@ class RedFlagScreen(GraphComponent):
     def _decide(self, message: Message, text: str, screening: Screening) -> None:
         intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
         if screening.outcome == Outcome.EMERGENCY:
-            self._set(message, EMERGENCY_INTENT, screening.kind, screening.language or guess_language(text))
+            self._set(message, EMERGENCY_INTENT, screening.kind, screening.language)
             logger.info("Red-flag screen: emergency (%s)", _decided_by(screening))
         elif screening.outcome == Outcome.SAFETY_NET:
-            self._set(message, SAFETY_NET_INTENT, screening.kind, screening.language or guess_language(text))
+            self._set(message, SAFETY_NET_INTENT, screening.kind, screening.language)
             logger.info("Red-flag screen: safety net (%s)", _decided_by(screening))
         elif intent in ALARM_INTENTS and not screening.findings:
             # The classifier hears a red flag the rules cannot place: never silence.
-            self._set(message, SAFETY_NET_INTENT, None, guess_language(text))
+            self._set(message, SAFETY_NET_INTENT, None, None)
             logger.info("Red-flag screen: safety net (classifier backstop)")
         elif intent in ALARM_INTENTS:
             self._overrule(message, screening)
         elif intent in {self.config["declined_intent"], "nlu_fallback"} and screening.mild:
-            self._set(message, CONCERN_INTENT, None, guess_language(text))  # "a bit red where they injected"
+            self._set(message, CONCERN_INTENT, None, None)  # "a bit red where they injected"
 
     def _set(self, message: Message, intent: str, kind: Optional[str], language: Optional[str]) -> None:
+        """`language`: of the rules that found the red flag (None for the classifier's backstop)."""
         chosen = {INTENT_NAME_KEY: intent, PREDICTED_CONFIDENCE_KEY: 1.0}
         ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != intent]
         message.set(INTENT, chosen, add_to_output=True)
         message.set(INTENT_RANKING_KEY, [chosen, *ranking], add_to_output=True)
-        entities = [e for e in message.get(ENTITIES) or [] if e.get("entity") != LANGUAGE_ENTITY]
-        for name, value in ((RED_FLAG_ENTITY, kind), (LANGUAGE_ENTITY, language)):
-            if value:
-                entities.append({"entity": name, "value": value, "start": 0, "end": 0,
-                                 "confidence_entity": 1.0, "extractor": self.__class__.__name__})
+        entities = list(message.get(ENTITIES) or [])
+        if kind:
+            entities.append({"entity": RED_FLAG_ENTITY, "value": kind, "start": 0, "end": 0,
+                             "confidence_entity": 1.0, "extractor": self.__class__.__name__})
         message.set(ENTITIES, entities, add_to_output=True)
+        message.set(ALARM_LANGUAGE, language)
 
     def _overrule(self, message: Message, screening: Screening) -> None:
         """The rules found the symptom and why it is not a red flag: take the next guess."""

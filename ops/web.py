@@ -24,6 +24,7 @@ SOCKET_IO_DIST = WEB_ROOT / "node_modules" / "socket.io-client" / "dist"
 STATIC: Dict[str, Tuple[Path, str]] = {
     "/": (WEB_ROOT / "index.html", "text/html; charset=utf-8"),
     "/index.html": (WEB_ROOT / "index.html", "text/html; charset=utf-8"),
+    "/es.html": (WEB_ROOT / "es.html", "text/html; charset=utf-8"),  # the page in Spanish
     "/site.css": (WEB_ROOT / "site.css", "text/css; charset=utf-8"),
     "/favicon.svg": (WEB_ROOT / "favicon.svg", "image/svg+xml"),
     "/widget.css": (WEB_ROOT / "widget.css", "text/css; charset=utf-8"),

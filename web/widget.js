@@ -9,6 +9,14 @@
  *
  * Bot and user text is only ever rendered with textContent; links are built
  * as elements with an allow-listed scheme, never from HTML.
+ *
+ * Languages: the widget's own words are in STRINGS (English and Spanish). It starts in
+ * the page's <html lang>, then follows the conversation: each bot message carries the
+ * language of its reply (`lang`, from addons/channels/webchat.py) and the widget shows
+ * its words in it. The language toggle ("Español" / "English") sends /set_language{"language":"es"}, which the
+ * assistant confirms in the new language; a new conversation opens with
+ * /greet{"language":"es"}, so the greeting is already in the page's language (a Rasa
+ * payload carries its entities: no metadata, no extra turn, nothing to hide).
  */
 (function () {
   "use strict";
@@ -23,6 +31,52 @@
   var MAX_STORED_ENTRIES = 200;
   var SAFE_SCHEMES = ["http:", "https:", "mailto:", "tel:"];
   // Markdown links [title](url), bare web addresses, and international phone numbers.
+  var LANGUAGES = ["en", "es"];
+  // Every word the widget itself shows or announces, per language.
+  var STRINGS = {
+    en: {
+      launcher: "Chat with us",
+      region: "Chat with {name}",
+      subtitle: "Virtual assistant \u00B7 not medical advice",
+      newChat: "New chat",
+      close: "Close chat",
+      log: "Conversation",
+      typing: "The assistant is typing",
+      inputLabel: "Your message to {name}",
+      placeholder: "Type your question",
+      send: "Send",
+      suggestions: "Suggested replies",
+      assistant: "Assistant: ",
+      you: "You: ",
+      toggle: "Espa\u00F1ol",
+      unreachable: "Sorry, the chat can't reach our assistant right now.",
+      notAnswering: "The assistant is not answering right now.",
+      callAt: "Please call {name} at ",
+      call: "Please call {name}.",
+      ourClinic: "our clinic",
+    },
+    es: {
+      launcher: "Chatear con nosotros",
+      region: "Chat con {name}",
+      subtitle: "Asistente virtual \u00B7 no es consejo m\u00E9dico",
+      newChat: "Nuevo chat",
+      close: "Cerrar el chat",
+      log: "Conversaci\u00F3n",
+      typing: "El asistente est\u00E1 escribiendo",
+      inputLabel: "Su mensaje para {name}",
+      placeholder: "Escriba su pregunta",
+      send: "Enviar",
+      suggestions: "Respuestas sugeridas",
+      assistant: "Asistente: ",
+      you: "Usted: ",
+      toggle: "English",
+      unreachable: "Lo sentimos, el chat no puede comunicarse con nuestro asistente en este momento.",
+      notAnswering: "El asistente no est\u00E1 respondiendo en este momento.",
+      callAt: "Llame a {name} al ",
+      call: "Llame a {name}.",
+      ourClinic: "nuestra cl\u00EDnica",
+    },
+  };
   var LINK_PATTERN = /\[([^\]\n]{1,200})\]\(([^)\s]{1,2000})\)|(https?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]])|(\+\d[\d ().-]{5,18}\d)/g;
 
   // ---------------------------------------------------------------- loading
@@ -54,7 +108,7 @@
     var data = (script && script.dataset) || {};
     return {
       serverUrl: (data.serverUrl || fromServer.serverUrl || window.location.origin).replace(/\/+$/, ""),
-      clinicName: data.clinicName || fromServer.clinicName || "our clinic",
+      clinicName: data.clinicName || fromServer.clinicName || "",
       clinicPhone: data.clinicPhone || fromServer.clinicPhone || "",
     };
   }
@@ -70,15 +124,39 @@
       .then(function () { new ChatWidget(readConfig()).mount(document.body); });
   }
 
+  // ---------------------------------------------------------------- languages
+
+  /** "es" for a Spanish page (<html lang="es-MX">), else "en". */
+  function pageLanguage() {
+    var lang = (document.documentElement.getAttribute("lang") || "").toLowerCase().split("-")[0];
+    return LANGUAGES.indexOf(lang) >= 0 ? lang : "en";
+  }
+
+  function otherLanguage(lang) {
+    return lang === "es" ? "en" : "es";
+  }
+
+  /** The payload that sets the conversation's language with an intent (Rasa's "/intent{entities}"). */
+  function withLanguage(intent, lang) {
+    return "/" + intent + JSON.stringify({ language: lang });
+  }
+
   // ---------------------------------------------------------------- storage
 
   /** The conversation kept across reloads: session id, transcript, last activity. */
   function loadState() {
     try {
       var saved = JSON.parse(window.localStorage.getItem(STORAGE_KEY) || "null");
-      if (saved && saved.sessionId && Date.now() - saved.updatedAt < SESSION_IDLE_MS) return saved;
+      if (saved && saved.sessionId && Date.now() - saved.updatedAt < SESSION_IDLE_MS) {
+        if (LANGUAGES.indexOf(saved.language) < 0) saved.language = pageLanguage();
+        return saved;
+      }
     } catch (error) { /* storage blocked or corrupt: start afresh */ }
-    return { sessionId: newSessionId(), entries: [], updatedAt: Date.now(), open: false };
+    return newState(pageLanguage(), false);
+  }
+
+  function newState(language, open) {
+    return { sessionId: newSessionId(), entries: [], updatedAt: Date.now(), open: open, language: language };
   }
 
   function saveState(state) {
@@ -147,11 +225,12 @@
       .filter(function (b) { return b && b.title && typeof b.payload === "string"; })
       .map(function (b) { return { title: String(b.title), payload: b.payload }; });
     var text = typeof message.text === "string" ? message.text : "";
+    var lang = LANGUAGES.indexOf(message.lang) >= 0 ? message.lang : null;
     var attachment = message.attachment;
     if (!text && attachment && attachment.payload && typeof attachment.payload.src === "string") {
       text = attachment.payload.src; // images become links: the page loads nothing from elsewhere
     }
-    return text || buttons.length ? { role: "bot", text: text, buttons: buttons } : null;
+    return text || buttons.length ? { role: "bot", text: text, buttons: buttons, lang: lang } : null;
   }
 
   /** A speech-bubble icon drawn inline: no icon font or image to fetch. */
@@ -180,54 +259,104 @@
     this.replyTimer = null;
   }
 
+  /** One of the widget's own words in its current language, {name} filled in. */
+  ChatWidget.prototype.t = function (key) {
+    var strings = STRINGS[this.state.language] || STRINGS.en;
+    return strings[key].replace("{name}", this.config.clinicName || strings.ourClinic);
+  };
+
   ChatWidget.prototype.mount = function (parent) {
-    var name = this.config.clinicName;
+    this.launcherLabel = el("span");
     this.launcher = el("button", {
       type: "button", className: "vc-launcher", "aria-expanded": "false", "aria-controls": "vc-panel",
-    }, [chatIcon(), el("span", { text: "Chat with us" })]);
+    }, [chatIcon(), this.launcherLabel]);
 
     this.log = el("div", {
-      id: "vc-log", className: "vc-log", role: "log", "aria-live": "polite",
-      "aria-label": "Conversation", tabindex: "0",
+      id: "vc-log", className: "vc-log", role: "log", "aria-live": "polite", tabindex: "0",
     });
+    this.typingLabel = el("span", { className: "vc-sr-only" });
     this.typing = el("div", { className: "vc-typing", role: "status", hidden: "" }, [
       el("span", { className: "vc-dot", "aria-hidden": "true" }),
       el("span", { className: "vc-dot", "aria-hidden": "true" }),
       el("span", { className: "vc-dot", "aria-hidden": "true" }),
-      el("span", { className: "vc-sr-only", text: "The assistant is typing" }),
+      this.typingLabel,
     ]);
     this.alert = el("div", { className: "vc-alert", role: "alert", hidden: "" });
     this.input = el("input", {
       id: "vc-input", className: "vc-input", type: "text", autocomplete: "off",
-      maxlength: String(MAX_MESSAGE_CHARS), placeholder: "Type your question",
+      maxlength: String(MAX_MESSAGE_CHARS),
     });
-    this.form = el("form", { className: "vc-form" }, [
-      el("label", { for: "vc-input", className: "vc-sr-only", text: "Your message to " + name }),
-      this.input,
-      el("button", { type: "submit", className: "vc-send", text: "Send" }),
-    ]);
-    this.closeButton = el("button", { type: "button", className: "vc-icon-button", "aria-label": "Close chat" }, [
+    this.inputLabel = el("label", { for: "vc-input", className: "vc-sr-only" });
+    this.sendButton = el("button", { type: "submit", className: "vc-send" });
+    this.form = el("form", { className: "vc-form" }, [this.inputLabel, this.input, this.sendButton]);
+    this.closeButton = el("button", { type: "button", className: "vc-icon-button" }, [
       el("span", { "aria-hidden": "true", text: "\u00D7" }),
     ]);
-    this.restartButton = el("button", { type: "button", className: "vc-text-button", text: "New chat" });
+    this.restartButton = el("button", { type: "button", className: "vc-text-button" });
+    // The language it switches to, named in that language (and marked so: read right).
+    this.languageButton = el("button", { type: "button", className: "vc-text-button vc-language" });
+    this.title = el("h2", { id: "vc-title", className: "vc-title" });
+    this.subtitle = el("p", { className: "vc-subtitle" });
     this.panel = el("section", {
       id: "vc-panel", className: "vc-panel", "aria-labelledby": "vc-title", hidden: "",
     }, [
       el("header", { className: "vc-header" }, [
         el("div", { className: "vc-heading" }, [
-          el("h2", { id: "vc-title", className: "vc-title", text: name }),
-          el("p", { className: "vc-subtitle", text: "Virtual assistant \u00B7 not medical advice" }),
+          this.title,
+          this.subtitle,
         ]),
+        this.languageButton,
         this.restartButton,
         this.closeButton,
       ]),
       this.log, this.typing, this.alert, this.form,
     ]);
-    this.root = el("aside", { className: "vc-root", "aria-label": "Chat with " + name }, [this.panel, this.launcher]);
+    this.root = el("aside", { className: "vc-root" }, [this.panel, this.launcher]);
+    this.showLanguage();
     parent.appendChild(this.root);
     this.bindEvents();
     this.renderTranscript();
     if (this.state.open) this.open(false);
+  };
+
+  /** Every word of the widget's own in its current language, and its lang attribute. */
+  ChatWidget.prototype.showLanguage = function () {
+    var lang = this.state.language;
+    var other = otherLanguage(lang);
+    this.root.setAttribute("lang", lang);
+    this.root.setAttribute("aria-label", this.t("region"));
+    this.launcherLabel.textContent = this.t("launcher");
+    this.log.setAttribute("aria-label", this.t("log"));
+    this.typingLabel.textContent = this.t("typing");
+    this.input.setAttribute("placeholder", this.t("placeholder"));
+    this.inputLabel.textContent = this.t("inputLabel");
+    this.sendButton.textContent = this.t("send");
+    this.closeButton.setAttribute("aria-label", this.t("close"));
+    this.restartButton.textContent = this.t("newChat");
+    this.title.textContent = this.config.clinicName || this.t("ourClinic");
+    this.subtitle.textContent = this.t("subtitle");
+    this.languageButton.textContent = this.t("toggle");
+    this.languageButton.setAttribute("lang", other);
+    var groups = this.log.querySelectorAll(".vc-quick-replies");
+    for (var i = 0; i < groups.length; i++) groups[i].setAttribute("aria-label", this.t("suggestions"));
+    var labels = this.log.querySelectorAll(".vc-speaker");
+    for (var j = 0; j < labels.length; j++) {
+      labels[j].textContent = this.t(labels[j].dataset.role === "bot" ? "assistant" : "you");
+    }
+    if (!this.alert.hidden) this.showUnreachable(this.alert.dataset.lead, true);
+  };
+
+  /** The widget's words follow the conversation's language; `tellAssistant` (the toggle)
+   * also asks the assistant to switch, which it confirms in the new language. */
+  ChatWidget.prototype.setLanguage = function (lang, tellAssistant) {
+    if (LANGUAGES.indexOf(lang) < 0) return;
+    if (lang !== this.state.language) {
+      this.state.language = lang;
+      saveState(this.state);
+      this.showLanguage();
+    }
+    // Before the conversation's first message the greeting will carry the language itself.
+    if (tellAssistant && (this.ready || this.state.entries.length)) this.sendQuietly(withLanguage("set_language", lang));
   };
 
   ChatWidget.prototype.bindEvents = function () {
@@ -237,6 +366,9 @@
     });
     this.closeButton.addEventListener("click", function () { self.close(); });
     this.restartButton.addEventListener("click", function () { self.restart(); });
+    this.languageButton.addEventListener("click", function () {
+      self.setLanguage(otherLanguage(self.state.language), true);
+    });
     this.form.addEventListener("submit", function (event) {
       event.preventDefault();
       var text = self.input.value.trim();
@@ -269,7 +401,7 @@
 
   /** Forget this conversation on this device and begin a new one (shared computers). */
   ChatWidget.prototype.restart = function () {
-    this.state = { sessionId: newSessionId(), entries: [], updatedAt: Date.now(), open: true };
+    this.state = newState(this.state.language, true);
     saveState(this.state);
     this.renderTranscript();
     this.setTyping(false);
@@ -309,7 +441,8 @@
       self.ready = true;
       self.lost = false;
       self.hideAlert();
-      if (!self.state.entries.length && !self.queue.length) self.queue.push("/greet");
+      // A new conversation opens in the widget's language (the page's, or the one chosen).
+      if (!self.state.entries.length && !self.queue.length) self.queue.push(withLanguage("greet", self.state.language));
       self.flush();
     });
     this.socket.on("bot_uttered", function (message) { self.receive(message); });
@@ -341,13 +474,22 @@
     else if (this.lost) this.showUnreachable();
   };
 
+  /** Send a payload without showing it as the patient's words (the language toggle). */
+  ChatWidget.prototype.sendQuietly = function (payload) {
+    this.clearQuickReplies();
+    this.queue.push(payload);
+    if (this.ready) this.flush();
+    else if (this.lost) this.showUnreachable();
+    else this.connect();
+  };
+
   ChatWidget.prototype.waitForReply = function () {
     var self = this;
     this.setTyping(true);
     window.clearTimeout(this.replyTimer);
     this.replyTimer = window.setTimeout(function () {
       self.setTyping(false);
-      self.showUnreachable("The assistant is not answering right now.");
+      self.showUnreachable("notAnswering");
     }, REPLY_TIMEOUT_MS);
   };
 
@@ -357,6 +499,7 @@
     window.clearTimeout(this.replyTimer);
     this.setTyping(false);
     this.clearQuickReplies();
+    if (entry.lang) this.setLanguage(entry.lang, false);
     this.addEntry(entry);
   };
 
@@ -382,20 +525,24 @@
     var isBot = entry.role === "bot";
     var bubble = el("div", { className: "vc-bubble" });
     renderRichText(bubble, entry.text || "");
+    // A bot message is read in its own language (older stored ones: the widget's).
+    if (isBot) bubble.setAttribute("lang", entry.lang || this.state.language);
     var row = el("div", { className: "vc-msg " + (isBot ? "vc-msg-bot" : "vc-msg-user") }, [
-      el("span", { className: "vc-sr-only", text: isBot ? "Assistant: " : "You: " }),
+      el("span", { className: "vc-sr-only vc-speaker", "data-role": entry.role, text: this.t(isBot ? "assistant" : "you") }),
       bubble,
     ]);
     if (!entry.text) bubble.hidden = true;
     if (isBot && withButtons && entry.buttons && entry.buttons.length) {
-      row.appendChild(this.renderQuickReplies(entry.buttons));
+      var replies = this.renderQuickReplies(entry.buttons);
+      replies.setAttribute("lang", entry.lang || this.state.language);
+      row.appendChild(replies);
     }
     return row;
   };
 
   ChatWidget.prototype.renderQuickReplies = function (buttons) {
     var self = this;
-    var group = el("div", { className: "vc-quick-replies", role: "group", "aria-label": "Suggested replies" });
+    var group = el("div", { className: "vc-quick-replies", role: "group", "aria-label": this.t("suggestions") });
     buttons.forEach(function (button) {
       var node = el("button", { type: "button", className: "vc-quick-reply", text: button.title });
       node.addEventListener("click", function () {
@@ -423,23 +570,21 @@
 
   // ------------------------------------------------------------ errors
 
-  /** A plain message with the clinic's phone as a tap-to-call link. */
-  ChatWidget.prototype.showUnreachable = function (lead) {
+  /** A plain message with the clinic's phone as a tap-to-call link; `lead`: a STRINGS key. */
+  ChatWidget.prototype.showUnreachable = function (lead, again) {
     var phone = this.config.clinicPhone;
-    lead = lead || "Sorry, the chat can't reach our assistant right now.";
+    lead = lead || "unreachable";
     // Each retry must not make screen readers announce the same alert again.
-    if (!this.alert.hidden && this.alert.dataset.lead === lead) return;
+    if (!again && !this.alert.hidden && this.alert.dataset.lead === lead) return;
     this.alert.dataset.lead = lead;
     this.alert.textContent = "";
-    this.alert.appendChild(document.createTextNode(
-      lead + " "
-    ));
+    this.alert.appendChild(document.createTextNode(this.t(lead) + " "));
     if (phone) {
-      this.alert.appendChild(document.createTextNode("Please call " + this.config.clinicName + " at "));
+      this.alert.appendChild(document.createTextNode(this.t("callAt")));
       this.alert.appendChild(makeLink(phone, "tel:" + phone.replace(/[^\d+]/g, "")));
       this.alert.appendChild(document.createTextNode("."));
     } else {
-      this.alert.appendChild(document.createTextNode("Please call " + this.config.clinicName + "."));
+      this.alert.appendChild(document.createTextNode(this.t("call")));
     }
     this.alert.hidden = false;
   };

@@ -11,6 +11,9 @@ two handlers that matter:
 - user_uttered: the same input checks as the REST channel (checks.py):
   an empty message gets a prompt (utter_empty_message, domain/system.yml),
   malformed events are dropped. Patient text is never logged.
+Each bot message it emits carries `lang` (en | es), the language of the response
+variation Rasa chose (its `condition` on the slot `language`), so the widget marks
+it up for screen readers and shows its own words in the conversation's language.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from sanic import Blueprint
 
 from addons.channels.checks import SENDER_ID, InvalidRequest, checked_message, checked_metadata
 from addons.channels.system_replies import EMPTY_MESSAGE_REPLY, send_system_response
+from clinic.language import DEFAULT_LANGUAGE, language_of_response
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +36,21 @@ def session_id_from(data: Any) -> Optional[str]:
     """The session id a browser sent, if it is a usable conversation id."""
     session_id = data.get("session_id") if isinstance(data, dict) else None
     return session_id if isinstance(session_id, str) and SENDER_ID.match(session_id) else None
+
+
+class WebChatOutput(SocketIOOutput):
+    """Rasa's socket.io output, each message marked with the language it is in."""
+
+    def __init__(self, sio: Any, bot_message_evt: Text) -> None:
+        super().__init__(sio, bot_message_evt)
+        self.language = DEFAULT_LANGUAGE  # of the response being sent (split into parts)
+
+    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        self.language = language_of_response(message)
+        await super().send_response(recipient_id, message)
+
+    async def _send_message(self, socket_id: Text, response: Any) -> None:
+        await super()._send_message(socket_id, {**response, "lang": self.language})
 
 
 class WebChatInput(SocketIOInput):
@@ -66,7 +85,7 @@ class WebChatInput(SocketIOInput):
             except InvalidRequest as error:
                 logger.warning("Web chat message refused: %s", error)
                 return
-            output = SocketIOOutput(sio, self.bot_message_evt)
+            output = WebChatOutput(sio, self.bot_message_evt)
             if not text.strip():
                 # The Sanic request that opened this socket gives the app, and so the agent.
                 app = sio.get_environ(sid, namespace=self.namespace)["sanic.request"].app

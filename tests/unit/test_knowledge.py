@@ -49,7 +49,7 @@ def nlu_examples(path: Path) -> Dict[str, List[str]]:
 
 def training_examples() -> Dict[str, List[str]]:
     merged: Dict[str, List[str]] = {}
-    for path in sorted((ROOT / "data" / "nlu").glob("*.yml")):
+    for path in sorted((ROOT / "data" / "nlu").rglob("*.yml")):  # data/nlu/es/ too
         for intent, lines in nlu_examples(path).items():
             merged.setdefault(intent, []).extend(lines)
     return merged

@@ -94,6 +94,8 @@ evaluate: setup $(TEST_INSTALLED)
 	$(PY) -m tools.evaluate_nlu
 	$(PY) -m tools.evaluate_red_flags
 	$(PY) -m tools.evaluate_faq_set --data tests/nlu/blind_2026_12.yml
+	$(PY) -m tools.evaluate_faq_set --data tests/nlu/blind_es_2026_12.yml
+	$(PY) -m tools.evaluate_language tests/data/language/blind_2026_12.yml
 
 test: setup-test validate
 	@# Unit tests first: the browser tests' Playwright loop would block asyncio.run() in them.

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Text
 
+from clinic.languages import LANGUAGE_SLOT, reply_language
+
 
 def response_of(event: Dict[Text, Any]) -> Optional[Text]:
     """The response a bot event was made from; None for any other event."""
@@ -21,11 +23,6 @@ def last_bot_response(events: List[Dict[Text, Any]]) -> Optional[Text]:
     return None
 
 
-LANGUAGES = ("en", "es")
-LANGUAGE_SLOT = "language"
-
-
 def language_of(slots: Dict[Text, Any]) -> Text:
     """The conversation's language (the `language` slot: en | es); English until it is set."""
-    language = slots.get(LANGUAGE_SLOT)
-    return language if language in LANGUAGES else "en"
+    return reply_language(slots.get(LANGUAGE_SLOT))

@@ -23,13 +23,14 @@ import re
 import threading
 import unicodedata
 from dataclasses import dataclass
-from typing import Any, Dict, FrozenSet, Iterable, List, Optional
+from typing import Dict, FrozenSet, Iterable, List, Optional
 
 from lingua import Language, LanguageDetector, LanguageDetectorBuilder
 
-ENGLISH = "en"
-SPANISH = "es"
-LANGUAGES = (ENGLISH, SPANISH)
+from clinic.languages import REPLY_LANGUAGES
+
+ENGLISH, SPANISH = REPLY_LANGUAGES
+LANGUAGES = REPLY_LANGUAGES
 DEFAULT_LANGUAGE = ENGLISH  # what an unset `language` slot means: responses without a condition
 
 # A message needs this many words to change the conversation's language by detection.
@@ -220,13 +221,3 @@ def language_to_set(text: str, alarm_language: Optional[str] = None) -> Optional
     if detection.language and detection.confidence >= MIN_CONFIDENCE_TO_SWITCH and not detection.is_mixed:
         return detection.language
     return alarm_language
-
-
-def language_of_response(response: Dict[str, Any]) -> str:
-    """The language of a rendered response: the `language` slot its variation is
-    conditioned on (domain/*.yml, `condition: [{type: slot, name: language, value: es}]`),
-    else English, the language of every response's unconditioned variation."""
-    for condition in response.get("condition") or []:
-        if isinstance(condition, dict) and condition.get("name") == "language" and condition.get("value") in LANGUAGES:
-            return condition["value"]
-    return DEFAULT_LANGUAGE

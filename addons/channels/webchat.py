@@ -27,7 +27,8 @@ from sanic import Blueprint
 
 from addons.channels.checks import SENDER_ID, InvalidRequest, checked_message, checked_metadata
 from addons.channels.system_replies import EMPTY_MESSAGE_REPLY, send_system_response
-from clinic.language import DEFAULT_LANGUAGE, language_of_response
+from clinic.language import DEFAULT_LANGUAGE
+from clinic.languages import variation_language
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class WebChatOutput(SocketIOOutput):
         self.language = DEFAULT_LANGUAGE  # of the response being sent (split into parts)
 
     async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
-        self.language = language_of_response(message)
+        self.language = variation_language(message)
         await super().send_response(recipient_id, message)
 
     async def _send_message(self, socket_id: Text, response: Any) -> None:

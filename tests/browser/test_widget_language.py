@@ -78,7 +78,9 @@ def test_the_toggle_switches_the_conversation_and_the_widget(
     assert_clean(opened.recorded)
 
 
-def test_a_spanish_page_opens_a_spanish_conversation(stack: Stack, open_page: OpenPage) -> None:
+def test_a_spanish_page_opens_a_spanish_conversation(
+    stack: Stack, open_page: OpenPage, responses: ResponseCatalog
+) -> None:
     opened = open_page(DESKTOP)
     page = opened.page
     page.goto(stack.web_url + "es.html")
@@ -90,5 +92,14 @@ def test_a_spanish_page_opens_a_spanish_conversation(stack: Stack, open_page: Op
     session = session_id_of(page)
     # The first message carries the language: the greeting is chosen with the slot set.
     assert user_events(stack, session)[0] == '/greet{"language":"es"}'
+    assert tracker(stack, session)["slots"]["language"] == "es"
+
+    # A Spanish conversation: a question in the patient's words gets the Spanish answer.
+    box = page.get_by_label("Su mensaje para", exact=False)
+    box.fill("hola, ¿duele mucho la escleroterapia? me dan miedo las agujas")
+    page.get_by_role("button", name="Enviar").click()
+    answer = responses.texts["utter_faq/discomfort"][1]
+    expect(bot_says(page, answer)).to_be_visible()
+    assert last_bot_bubble_lang(page) == "es"
     assert tracker(stack, session)["slots"]["language"] == "es"
     assert_clean(opened.recorded)

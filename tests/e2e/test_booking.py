@@ -8,6 +8,7 @@ question (as an outside tester would).
 """
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from datetime import date, datetime, timedelta
@@ -471,3 +472,39 @@ def test_the_logs_name_no_patient(booking_stack: Stack) -> None:
     assert {"actions.log", "rasa.log", "worker.log"} <= set(logs)
     leaks = [(name, detail) for name, text in logs.items() for detail in details if detail in text]
     assert leaks == []
+
+
+# --- In Spanish ------------------------------------------------------------------------
+
+SPANISH_REFERENCE = re.compile(r"referencia (VC-[0-9A-Z]{6})")
+SPANISH_ANSWERS = {
+    NAME: "María José Pérez Gómez",
+    METHOD: "Mensaje de texto",
+    PHONE: "(212) 555-0147",
+    TIME: "el martes que viene por la tarde",
+    REASON: "Consulta por arañas vasculares",
+    CONSENT: "sí, acepto",
+}
+
+
+def test_a_spanish_booking_from_greeting_to_reference_number(
+    booking_stack: Stack, receiver: Receiver, database: str, patient: str
+) -> None:
+    talk = Patient(booking_stack, patient, SPANISH_ANSWERS)
+    greeting = talk.say("Hola, buenas tardes")
+    assert any("programa automático" in t for t in texts(greeting)), texts(greeting)
+    talk.say("Quisiera pedir una cita para las arañitas de mis piernas")
+    talk.answer_until()
+    assert set(talk.questions) >= {NAME, METHOD, PHONE, TIME, REASON, CONSENT, CONFIRMED}
+    found = SPANISH_REFERENCE.search(" ".join(texts(talk.replies)))
+    assert found, texts(talk.replies)
+
+    [request] = stored_for(database, patient)
+    assert request.reference == found.group(1)
+    assert request.consent_version.endswith("/es")  # the Spanish text is the one agreed to
+    appointment = wait_delivered(receiver, request.id, timeout=30).json
+    [period] = appointment["requestedPeriod"]
+    start, end = datetime.fromisoformat(period["start"]), datetime.fromisoformat(period["end"])
+    assert start.date() == next_tuesday() and (start.hour, end.hour) == (12, 17)
+    assert contained_patient(appointment)["name"][0]["text"] == "María José Pérez Gómez"
+    assert tracker_slots(booking_stack, patient)["language"] == "es"

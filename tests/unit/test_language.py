@@ -20,8 +20,9 @@ from rasa.shared.nlu.training_data.message import Message
 from addons.channels.webchat import WebChatOutput
 from addons.language import ConversationLanguage
 from addons.red_flags import RedFlagScreen
+from clinic.languages import variation_language
 from clinic.language import (
-    detect, language_of_response, language_to_set, named_language, requested_language,
+    detect, language_to_set, named_language, requested_language,
 )
 from tools.evaluate_language import load_samples
 
@@ -233,7 +234,7 @@ def domain() -> Domain:
 
 def test_the_confirmations_exist_in_both_languages(domain: Domain) -> None:
     for name in ("utter_language_set", "utter_language_set_in_request"):
-        assert sorted(language_of_response(v) for v in domain.responses[name]) == ["en", "es"], name
+        assert sorted(variation_language(v) for v in domain.responses[name]) == ["en", "es"], name
 
 
 def test_the_language_slot_is_filled_only_from_the_entity(domain: Domain) -> None:
@@ -243,10 +244,10 @@ def test_the_language_slot_is_filled_only_from_the_entity(domain: Domain) -> Non
 
 
 def test_a_response_variation_names_its_language() -> None:
-    assert language_of_response({"text": "Hi"}) == "en"
-    assert language_of_response({"text": "Hola", "condition": [
+    assert variation_language({"text": "Hi"}) == "en"
+    assert variation_language({"text": "Hola", "condition": [
         {"type": "slot", "name": "language", "value": "es"}]}) == "es"
-    assert language_of_response({"text": "x", "condition": [
+    assert variation_language({"text": "x", "condition": [
         {"type": "slot", "name": "contact_method", "value": "sms"}]}) == "en"
 
 

@@ -42,6 +42,7 @@ NLU_DIR = RULES_DIR.parent / "nlu"
 # NLU intents that are red flags or questions about them; every other intent is "none".
 NLU_LABELS = {"medical_emergency": "emergency", "symptom_question": "safety_net"}
 ANNOTATION = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")  # "[Tuesday](date)" -> "Tuesday"
+WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")  # "dad's" is one word
 # A long message is read in windows of about this many characters, cut at sentence ends:
 # a red flag buried in a long message must not be diluted by the rest of it.
 WINDOW_CHARS = 400
@@ -54,12 +55,15 @@ class Thresholds:
     emergency: float  # P(emergency) at which a message the rules found nothing in is one
     emergency_over_rules: float  # ... and one in which the rules set a symptom aside
     safety_net: float  # P(emergency) + P(safety net) at which it gets at least the safety net
+    # Fewer words than this are a fragment ("my calf"): the model alone gives it at most
+    # the safety net; the rules read it together with the next message.
+    min_words_for_emergency: int = 4
 
     @classmethod
     def load(cls, path: Path = SETTINGS_FILE) -> "Thresholds":
         values = yaml.safe_load(path.read_text(encoding="utf-8"))["thresholds"]
         return cls(float(values["emergency"]), float(values["emergency_over_rules"]),
-                   float(values["safety_net"]))
+                   float(values["safety_net"]), int(values["min_words_for_emergency"]))
 
 
 @dataclass(frozen=True)
@@ -68,20 +72,26 @@ class Probabilities:
     safety_net: float = 0.0
 
 
-def combine(rules: Outcome, set_aside: bool, learned: Probabilities, thresholds: Thresholds) -> Outcome:
+def combine(rules: Outcome, set_aside: bool, learned: Probabilities, thresholds: Thresholds,
+            words: int = 100) -> Outcome:
     """The screen's outcome from the rules' and the model's: the safer one wins.
 
     `set_aside`: the rules found a symptom and a reason it is not an emergency (negated,
     past, mild, needle nerves); the model then needs to be surer to call it one.
+    `words`: the message's length; a fragment is not a description of a symptom.
     """
     if rules == Outcome.EMERGENCY:
         return rules
     needed = thresholds.emergency_over_rules if set_aside else thresholds.emergency
-    if learned.emergency >= needed:
+    if learned.emergency >= needed and words >= thresholds.min_words_for_emergency:
         return Outcome.EMERGENCY
     if learned.emergency + learned.safety_net >= thresholds.safety_net:
         return max(rules, Outcome.SAFETY_NET)
     return rules
+
+
+def word_count(text: str) -> int:
+    return len(WORD.findall(text))
 
 
 def fold(text: str) -> str:

@@ -28,7 +28,7 @@ from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
 from clinic.red_flags.context import ContextMatcher, rule_patterns, sentence_ids
-from clinic.red_flags.learned import LearnedScreen, Thresholds, combine, labelled_messages, load_or_fit
+from clinic.red_flags.learned import LearnedScreen, Thresholds, combine, labelled_messages, load_or_fit, word_count
 from clinic.red_flags.normalise import Normaliser, lemma_table, vocabulary
 from clinic.red_flags.outcome import Outcome
 from clinic.red_flags.rules import LANGUAGES, RULES_DIR, Kind, RuleSet, fold, load_rules
@@ -470,7 +470,7 @@ class RedFlagScreen:
                 break  # nothing can outrank it: the reply must not wait for the rest
         if self.learned is not None and screening.outcome < Outcome.EMERGENCY:
             screening.learned = combine(screening.rules_outcome, bool(screening.suppressed),
-                                        self.learned.probabilities(text), self.thresholds)
+                                        self.learned.probabilities(text), self.thresholds, word_count(text))
         return screening
 
     def screen_turns(self, previous: Optional[str], current: str) -> Screening:

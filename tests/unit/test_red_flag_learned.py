@@ -11,7 +11,7 @@ from clinic.red_flags.learned import (
     LearnedScreen, Probabilities, Thresholds, combine, fingerprint, fold, labelled_messages, load_or_fit, windows,
 )
 
-THRESHOLDS = Thresholds(emergency=0.6, emergency_over_rules=0.8, safety_net=0.6)
+THRESHOLDS = Thresholds(emergency=0.6, emergency_over_rules=0.8, safety_net=0.6, min_words_for_emergency=4)
 
 
 @pytest.mark.parametrize("rules, set_aside, emergency, safety_net, expected", [
@@ -72,9 +72,14 @@ def screen_with(toy_model) -> RedFlagScreen:
 
 
 def test_what_the_model_hears_and_the_rules_do_not_gets_the_emergency_reply(screen_with) -> None:
-    screening = screen_with.screen("I have zorblax")
+    screening = screen_with.screen("I have zorblax right now")
     assert screening.outcome == Outcome.EMERGENCY and screening.by_model
-    assert shared_screen().with_learned(None).screen("I have zorblax").outcome == Outcome.NONE
+    assert shared_screen().with_learned(None).screen("I have zorblax right now").outcome == Outcome.NONE
+
+
+def test_a_fragment_gets_at_most_the_safety_net_from_the_model(screen_with) -> None:
+    assert combine(Outcome.NONE, False, Probabilities(0.99, 0.0), THRESHOLDS, words=2) == Outcome.SAFETY_NET
+    assert screen_with.screen("zorblax").outcome == Outcome.SAFETY_NET
 
 
 def test_a_buried_red_flag_in_a_long_message_is_heard(screen_with) -> None:

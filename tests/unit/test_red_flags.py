@@ -52,7 +52,7 @@ def test_the_component_uses_the_learned_half_of_the_screen() -> None:
                             + [(f"what if quibble {i}", "safety_net") for i in range(10)]
                             + [(f"book a visit {i}", "none") for i in range(10)])
     component = RedFlagScreen(RedFlagScreen.get_default_config(), screen=shared_screen().with_learned(toy))
-    message = _message("I have zorblax")
+    message = _message("I have zorblax right now")
     component.process([message])
     assert message.get(INTENT)["name"] == "medical_emergency"
 

@@ -95,6 +95,8 @@ evaluate: setup $(TEST_INSTALLED)
 	$(PY) -m tools.evaluate_red_flags
 	$(PY) -m tools.evaluate_faq_set --data tests/nlu/blind_2026_12.yml
 	$(PY) -m tools.evaluate_faq_set --data tests/nlu/blind_es_2026_12.yml
+	$(PY) -m tools.evaluate_faq_set --data tests/nlu/blind2_en_2026_12.yml
+	$(PY) -m tools.evaluate_faq_set --data tests/nlu/blind2_es_2026_12.yml
 	$(PY) -m tools.evaluate_language tests/data/language/blind_2026_12.yml
 
 test: setup-test validate

@@ -335,7 +335,8 @@ def console() -> ConsoleSettings:
         lockout_attempts=_positive_int("STAFF_LOCKOUT_ATTEMPTS", 5),
         lockout_address_attempts=_positive_int("STAFF_LOCKOUT_ADDRESS_ATTEMPTS", 20),
         lockout_minutes=_positive_int("STAFF_LOCKOUT_MINUTES", 15),
-        rasa_url=_text("STAFF_CONSOLE_RASA_URL", f"http://127.0.0.1:{port('RASA_PORT', 5005)}").rstrip("/"),
+        # RASA_PORT as written: a bad one is reported once, by its own check.
+        rasa_url=_text("STAFF_CONSOLE_RASA_URL", f"http://127.0.0.1:{_text('RASA_PORT', '5005')}").rstrip("/"),
     )
 
 

@@ -3,6 +3,7 @@ every Rasa replica, and the policy that keeps the assistant quiet in a held conv
 except for the red-flag screen (addons/handover.py)."""
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
@@ -21,10 +22,12 @@ from rasa.shared.core.events import ActionExecuted, ActiveLoop, Event, SessionSt
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from addons.handover import HandoverPolicy
+from addons.nlg import ClinicNLG
 from addons.red_flags import EMERGENCY_SEQUENCE, RedFlagPolicy
 from clinic import handover, store
 from clinic.handover import HeldConversations, TakeOverOutcome
 from clinic.red_flags import shared_screen
+from clinic.settings import clinic_details
 
 ROOT = Path(__file__).resolve().parents[2]
 ANNA = (1, "anna@clinic.example", "Anna")
@@ -203,3 +206,23 @@ def test_the_policy_asks_the_database_once_per_cache_time(db_url: str, tmp_path:
     # Within the cache time the earlier answer stands (a real cache, not a query per prediction).
     assert policy.predict_action_probabilities(tracker, domain).max_confidence == 0.0
     assert HandoverPolicy.get_default_config()["priority"] < RedFlagPolicy.get_default_config()["priority"]
+
+
+# --- the patient's notices ----------------------------------------------------------------
+
+
+def _notice(domain: Domain, response: str, **slots: Optional[str]) -> str:
+    tracker = DialogueStateTracker.from_events("conv", [SlotSet(name, value) for name, value in slots.items()],
+                                               domain.slots)
+    message = asyncio.run(ClinicNLG(domain=domain).generate(response, tracker, "rest"))
+    assert clinic_details().name in message["text"] or response == handover.RETURNED_NOTICE
+    return message["text"]
+
+
+def test_the_patient_is_told_who_joined_and_when_the_assistant_is_back_in_their_language(domain: Domain) -> None:
+    assert _notice(domain, handover.JOINED_NOTICE, handover_staff_name="Anna").startswith("Anna from ")
+    assert _notice(domain, handover.JOINED_NOTICE, handover_staff_name="Ana", language="es").startswith("Ana, de ")
+    assert _notice(domain, handover.JOINED_NOTICE_UNNAMED).startswith("A member of our team at ")
+    assert _notice(domain, handover.JOINED_NOTICE_UNNAMED, language="es").startswith("Un miembro de nuestro equipo")
+    assert _notice(domain, handover.RETURNED_NOTICE).startswith("You're back with the assistant")
+    assert _notice(domain, handover.RETURNED_NOTICE, language="es").startswith("Está de nuevo con el asistente")

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from clinic.store import Base, StoreUnavailable, UTCDateTime, engine, utcnow
+from clinic.store import Base, RequestRow, StoreUnavailable, UTCDateTime, engine, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +133,26 @@ def held_conversations(url: Optional[str] = None) -> List[Holder]:
         with _session(url) as session:
             rows = session.execute(sa.select(HandoverRow).order_by(HandoverRow.since)).scalars()
             return [_holder(row) for row in rows]
+    except SQLAlchemyError as error:
+        raise StoreUnavailable(type(error).__name__) from error
+
+
+@dataclass(frozen=True)
+class HeldRequest:
+    """A held conversation with the newest request made in it (how the console addresses it)."""
+
+    holder: Holder
+    reference: Optional[str]
+
+
+def held_with_requests(url: Optional[str] = None) -> List[HeldRequest]:
+    """Every conversation held now, longest-held first, with its newest request's reference."""
+    newest = (sa.select(RequestRow.reference).where(RequestRow.conversation_id == HandoverRow.conversation_id)
+              .order_by(RequestRow.created_at.desc()).limit(1).correlate(HandoverRow).scalar_subquery())
+    try:
+        with _session(url) as session:
+            rows = session.execute(sa.select(HandoverRow, newest).order_by(HandoverRow.since)).all()
+            return [HeldRequest(_holder(row), reference) for row, reference in rows]
     except SQLAlchemyError as error:
         raise StoreUnavailable(type(error).__name__) from error
 

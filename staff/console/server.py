@@ -274,6 +274,7 @@ class ConsoleHandler(BaseHTTPRequestHandler):
         others = store.list_requests(wanted, limit=INBOX_LIMIT,
                                      kinds=[k for k in store.RequestKind if k is not store.RequestKind.URGENT_CALLBACK])
         return page("inbox.html", signed_in=signed_in, emergencies=emergencies, requests=others,
+                    held=handover.held_with_requests(),
                     counts=store.count_by_state(), states=shared.STATES, state=wanted and wanted.value,
                     short=shared.short, limit=INBOX_LIMIT, timezone=settings.clinic_details().timezone)
 

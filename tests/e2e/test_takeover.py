@@ -64,7 +64,10 @@ def test_staff_take_over_reply_and_hand_back(stack, sender, responses) -> None: 
     clinic_name = responses.text("utter_greet").split("virtual assistant of ")[1].split(":")[0]
     assert _bot_events(stack, sender)[-1]["text"].startswith(f"Anna from {clinic_name} has joined")
 
-    # Ben sees who holds it and cannot take it.
+    # Ben sees who holds it, in the inbox and on the page, and cannot take it.
+    inbox = ben.get(f"{console.url}/", timeout=10).text
+    held = inbox.split("Conversations staff have taken over")[1].split("</table>")[0]
+    assert saved.reference in held and "Anna (anna@clinic.example)" in held
     seen = ben.get(page_url, timeout=10).text
     assert "Held by Anna (anna@clinic.example)" in seen and "Take over</button>" not in seen
     refused = _post(ben, page_url, action="takeover")
@@ -96,6 +99,7 @@ def test_staff_take_over_reply_and_hand_back(stack, sender, responses) -> None: 
     # Anna hands back: the patient is told, and the assistant answers again.
     returned = _post(anna, page_url, action="handback")
     assert "Handed back" in returned.text and "Take over</button>" in returned.text
+    assert "Conversations staff have taken over" not in anna.get(f"{console.url}/", timeout=10).text
     assert _bot_events(stack, sender)[-1]["text"] == responses.text("utter_handover_returned")
     time.sleep(CACHE_WAIT_SECONDS)
     answer = stack.send(sender, QUESTION)

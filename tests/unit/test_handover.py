@@ -61,6 +61,17 @@ def test_one_holder_at_a_time_and_the_other_sees_who(db_url: str) -> None:
     assert [h.conversation_id for h in handover.held_conversations(db_url)] == [conv]
 
 
+def test_held_conversations_are_listed_with_their_newest_request(db_url: str) -> None:
+    conv, other = conversation(), conversation()
+    store.save_request(store.NewRequest(kind=store.RequestKind.CALLBACK, conversation_id=conv, channel="rest"), db_url)
+    newest = store.save_request(store.NewRequest(kind=store.RequestKind.BOOKING, conversation_id=conv,
+                                                 channel="rest"), db_url)
+    handover.take_over(conv, *ANNA, url=db_url)
+    handover.take_over(other, *BEN, url=db_url)
+    held = handover.held_with_requests(db_url)
+    assert [(h.holder.conversation_id, h.reference) for h in held] == [(conv, newest.reference), (other, None)]
+
+
 def test_only_the_holder_hands_back_and_then_anyone_may_take_over(db_url: str) -> None:
     conv = conversation()
     handover.take_over(conv, *ANNA, url=db_url)

@@ -137,6 +137,18 @@ def held_conversations(url: Optional[str] = None) -> List[Holder]:
         raise StoreUnavailable(type(error).__name__) from error
 
 
+_IS_HELD = sa.select(HandoverRow.staff_id).where(HandoverRow.conversation_id == sa.bindparam("conversation_id"))
+
+
+def is_held(conversation_id: str, url: Optional[str] = None) -> bool:
+    """Whether anyone holds the conversation: one indexed lookup, without the ORM (asked per turn)."""
+    try:
+        with engine(url).connect() as connection:
+            return connection.execute(_IS_HELD, {"conversation_id": conversation_id}).first() is not None
+    except SQLAlchemyError as error:
+        raise StoreUnavailable(type(error).__name__) from error
+
+
 @dataclass(frozen=True)
 class HeldRequest:
     """A held conversation with the newest request made in it (how the console addresses it)."""
@@ -176,7 +188,7 @@ class HeldConversations:
         if known is not None and now - known[0] < self.ttl:
             return known[1]
         try:
-            held = holder(conversation_id, self.url) is not None
+            held = is_held(conversation_id, self.url)
         except StoreUnavailable as error:
             logger.warning("hand-over state unreadable (%s): the assistant answers", error)
             held = False

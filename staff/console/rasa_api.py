@@ -49,7 +49,10 @@ def _post(path: str, body: Any, **params: str) -> None:
 
 
 def _conversation(conversation_id: str) -> str:
-    return f"/conversations/{requests.utils.quote(conversation_id, safe='')}"
+    # Sanic does not decode a path parameter: an SMS number's "+" must stay as it is, or Rasa
+    # would address another conversation. Channels accept ids of letters, digits and . _ : @ + -
+    # (addons/channels/checks.py), all safe in a path; anything else is still quoted.
+    return f"/conversations/{requests.utils.quote(conversation_id, safe='+:@')}"
 
 
 def _append(conversation_id: str, events: List[Dict[str, Any]], send: bool = False) -> None:

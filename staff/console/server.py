@@ -290,6 +290,7 @@ class ConsoleHandler(BaseHTTPRequestHandler):
                     messages=conversation.messages(request.conversation_id, emails.get),
                     notice=RETRY_NOTICES.get(done or ""), dead=request.state is store.DeliveryState.DEAD,
                     holder=holder, mine=holder is not None and holder.staff_id == signed_in.account.id,
+                    may_release=holder is not None and signed_in.account.is_admin,
                     max_message_chars=MAX_STAFF_MESSAGE_CHARS, timezone=settings.clinic_details().timezone)
 
     def conversation_action(self, signed_in: auth.SignedIn, reference: str, action: str,
@@ -343,10 +344,14 @@ class ConsoleHandler(BaseHTTPRequestHandler):
         return "sent"
 
     def _hand_back(self, account: auth.Account, request: store.StoredRequest) -> str:
-        if not handover.hand_back(request.conversation_id, account.id):
+        """The holder hands back; an admin may release a conversation someone else left held
+        (otherwise it would wait for that person, the assistant silent, however long)."""
+        current = handover.holder(request.conversation_id)
+        releasing = current is not None and current.staff_id != account.id and account.is_admin
+        if current is None or not handover.hand_back(request.conversation_id, current.staff_id if releasing else account.id):
             self._audit(account, "hand_back_refused", request, "not the holder")
             return "not_holder"
-        self._audit(account, "hand_back", request)
+        self._audit(account, "hand_back", request, f"released from {current.staff_email}" if releasing else "")
         try:
             rasa_api.announce_hand_back(request.conversation_id)
         except rasa_api.RasaUnavailable:

@@ -26,9 +26,9 @@ RED_FLAG = "my calf is hot and swollen since this morning"
 QUESTION = "What is sclerotherapy?"
 
 
-def _add_user(stack, email: str, name: str = "") -> None:  # type: ignore[no-untyped-def]
+def _add_user(stack, email: str, name: str = "", role: str = "staff") -> None:  # type: ignore[no-untyped-def]
     env = {**stack.env(), "STAFF_PASSWORD": PASSWORD, "STAFF_NAME": name}
-    done = subprocess.run([sys.executable, "-m", "staff.console.users", email, "staff"], cwd=ROOT, env=env,
+    done = subprocess.run([sys.executable, "-m", "staff.console.users", email, role], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
 
@@ -106,11 +106,23 @@ def test_staff_take_over_reply_and_hand_back(stack, sender, responses) -> None: 
     assert answer and responses.names(answer) != ["utter_handover_returned"]
     assert any("sclerotherapy" in message.get("text", "").lower() for message in answer), answer
 
+    # Anna takes it again and leaves it held: Ben (staff) cannot release it, an admin can.
+    assert "You hold this conversation" in _post(anna, page_url, action="takeover").text
+    _add_user(stack, "boss@clinic.example", role="admin")
+    boss = signed_in(console, "boss@clinic.example")
+    assert "Hand back</button>" not in ben.get(page_url, timeout=10).text
+    assert "Hand back</button>" in boss.get(page_url, timeout=10).text
+    assert "Handed back" in _post(boss, page_url, action="handback").text
+    assert handover.holder(sender, stack.env()["DATABASE_URL"]) is None
+    assert _bot_events(stack, sender)[-1]["text"] == responses.text("utter_handover_returned")
+
     # Every take-over, message and hand-back is in the audit trail, with who and which request.
     with store.engine(stack.env()["DATABASE_URL"]).connect() as connection:
         rows = connection.execute(sa.text(
-            "SELECT actor, action, reference FROM staff_audit WHERE reference = :ref ORDER BY id"),
+            "SELECT actor, action, detail FROM staff_audit WHERE reference = :ref ORDER BY id"),
             {"ref": saved.reference}).all()
     actions = [(actor.split("@")[0], action) for actor, action, _ in rows if action != "view_request"]
     assert actions == [("anna", "take_over"), ("ben", "take_over_refused"), ("anna", "staff_message"),
-                       ("ben", "staff_message_refused"), ("ben", "hand_back_refused"), ("anna", "hand_back")]
+                       ("ben", "staff_message_refused"), ("ben", "hand_back_refused"), ("anna", "hand_back"),
+                       ("anna", "take_over"), ("boss", "hand_back")]
+    assert [row.detail for row in rows if row.action == "hand_back"][-1] == "released from anna@clinic.example"

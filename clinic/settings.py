@@ -319,6 +319,9 @@ class ConsoleSettings:
     lockout_attempts: int = 5
     lockout_address_attempts: int = 20
     lockout_minutes: int = 15
+    # The Rasa server's HTTP API, through which a take-over's messages reach the patient
+    # (STAFF_CONSOLE_RASA_URL; the launcher sets it to its Rasa server; RASA_AUTH_TOKEN).
+    rasa_url: str = "http://127.0.0.1:5005"
 
 
 def console() -> ConsoleSettings:
@@ -332,6 +335,8 @@ def console() -> ConsoleSettings:
         lockout_attempts=_positive_int("STAFF_LOCKOUT_ATTEMPTS", 5),
         lockout_address_attempts=_positive_int("STAFF_LOCKOUT_ADDRESS_ATTEMPTS", 20),
         lockout_minutes=_positive_int("STAFF_LOCKOUT_MINUTES", 15),
+        # RASA_PORT as written: a bad one is reported once, by its own check.
+        rasa_url=_text("STAFF_CONSOLE_RASA_URL", f"http://127.0.0.1:{_text('RASA_PORT', '5005')}").rstrip("/"),
     )
 
 

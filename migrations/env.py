@@ -12,6 +12,7 @@ from alembic import context
 
 from clinic.settings import database_url
 from clinic.store import Base, engine
+import clinic.handover  # noqa: F401,E402  (hand-over state, on the same Base)
 import staff.console.models  # noqa: F401,E402  (the staff console's tables, on the same Base)
 
 config = context.config

@@ -145,6 +145,9 @@ class Stack:
             # contention (benchmarks/TUNING.md); scale with processes instead.
             env.setdefault("TF_INTRA_OP_PARALLELISM_THREADS", "1")
             env.setdefault("TF_INTER_OP_PARALLELISM_THREADS", "1")
+        if name == "console":
+            # A take-over's messages go to the patient through this stack's Rasa server.
+            env.setdefault("STAFF_CONSOLE_RASA_URL", self.rasa_url)
         return env
 
     def start_process(self, name: str, command: Optional[List[str]] = None, env_of: Optional[str] = None) -> None:

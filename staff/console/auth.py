@@ -17,7 +17,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -32,6 +32,7 @@ HASHER = PasswordHasher()
 _DUMMY_HASH = HASHER.hash(secrets.token_urlsafe(16))
 MIN_PASSWORD_CHARS = 12
 MAX_PASSWORD_CHARS = 1024
+MAX_DISPLAY_NAME_CHARS = 80
 MAX_SLOW_DOWN_SECONDS = 5
 
 WRONG_CREDENTIALS = "The email or password is not right."
@@ -47,6 +48,7 @@ class Account:
     id: int
     email: str
     role: str
+    display_name: Optional[str] = None  # told to the patient on a take-over
 
     @property
     def is_admin(self) -> bool:
@@ -75,7 +77,7 @@ def normalise_email(email: str) -> str:
 
 
 def _account(row: AccountRow) -> Account:
-    return Account(id=row.id, email=row.email, role=row.role)
+    return Account(id=row.id, email=row.email, role=row.role, display_name=row.display_name)
 
 
 # --- audit -------------------------------------------------------------------------------
@@ -119,30 +121,44 @@ def check_password(password: str) -> None:
         raise AccountError(f"the password must have at most {MAX_PASSWORD_CHARS} characters")
 
 
-def save_account(email: str, role: str, password: str, actor: str) -> Tuple[Account, bool]:
-    """Create the account, or update its role and password; True when created. Audited."""
+def save_account(email: str, role: str, password: str, actor: str,
+                 display_name: Optional[str] = None) -> Tuple[Account, bool]:
+    """Create the account, or update its role and password (and its name, when one is
+    given); True when created. Audited."""
     email = normalise_email(email)
     if "@" not in email or len(email) > 320 or any(c.isspace() for c in email):
         raise AccountError(f"not an email address: {email!r}")
     if role not in ROLES:
         raise AccountError(f"the role must be one of {', '.join(ROLES)}, got {role!r}")
     check_password(password)
+    display_name = " ".join((display_name or "").split()) or None
+    if display_name is not None and len(display_name) > MAX_DISPLAY_NAME_CHARS:
+        raise AccountError(f"the name must have at most {MAX_DISPLAY_NAME_CHARS} characters")
     password_hash = HASHER.hash(password)
     now = store.utcnow()
     with _session() as session, session.begin():
         row = session.execute(sa.select(AccountRow).where(AccountRow.email == email)).scalar_one_or_none()
         created = row is None
         if created:
-            row = AccountRow(email=email, role=role, password_hash=password_hash, created_at=now, updated_at=now)
+            row = AccountRow(email=email, role=role, password_hash=password_hash, display_name=display_name,
+                             created_at=now, updated_at=now)
             session.add(row)
         else:
             row.role, row.password_hash, row.updated_at = role, password_hash, now
+            if display_name is not None:
+                row.display_name = display_name
             # A new password signs the account out everywhere.
             session.execute(sa.delete(SessionRow).where(SessionRow.account_id == row.id))
         session.flush()
         audit(actor, "account_created" if created else "account_updated", detail=f"{email} role={role}",
               session=session)
         return _account(row), created
+
+
+def account_emails() -> Dict[int, str]:
+    """Every account's email by its id (to name the author of a staff message)."""
+    with _session() as session:
+        return dict(session.execute(sa.select(AccountRow.id, AccountRow.email)).all())
 
 
 # --- sign-in -----------------------------------------------------------------------------

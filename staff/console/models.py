@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+import clinic.handover  # noqa: F401  (its table shares this schema and Alembic history)
 from clinic.store import Base, UTCDateTime
 
 ROLES = ("staff", "admin")
@@ -21,6 +22,7 @@ class AccountRow(Base):
     email = sa.Column(sa.String(320), nullable=False)  # stored lower-case
     role = sa.Column(sa.String(16), nullable=False)
     password_hash = sa.Column(sa.String(255), nullable=False)  # Argon2id, PHC string
+    display_name = sa.Column(sa.String(80))  # told to the patient on a take-over ("Anna"); optional
     created_at = sa.Column(UTCDateTime(), nullable=False)
     updated_at = sa.Column(UTCDateTime(), nullable=False)
 

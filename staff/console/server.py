@@ -26,9 +26,9 @@ from urllib.parse import parse_qs, quote, urlsplit
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.exc import SQLAlchemyError
 
-from clinic import settings, store
+from clinic import handover, settings, store
 from staff import shared
-from staff.console import auth, conversation
+from staff.console import auth, conversation, rasa_api
 
 logger = logging.getLogger("staff.console")
 
@@ -62,7 +62,19 @@ TEMPLATES.filters["local_time"] = shared.local_time
 RETRY_NOTICES = {
     "retried": "Sent back to the delivery queue; the delivery worker will send it shortly.",
     "not_dead": "Not retried: this request is not a dead letter (it is pending or delivered).",
+    "taken": "You hold this conversation: the assistant no longer answers it (except an emergency). "
+             "The patient was told you joined.",
+    "held": "Someone else holds this conversation.",
+    "sent": "Sent to the patient.",
+    "empty": "Nothing sent: the message was empty.",
+    "too_long": "Nothing sent: the message is too long.",
+    "returned": "Handed back: the assistant answers this conversation again. The patient was told.",
+    "not_holder": "You do not hold this conversation.",
+    "rasa_down": "The assistant's server did not take it: the patient may not have been told. Try again.",
 }
+# Actions on a request's conversation: POST /requests/<reference>/<action>.
+CONVERSATION_ACTIONS = ("retry", "takeover", "message", "handback")
+MAX_STAFF_MESSAGE_CHARS = 2000
 
 
 @dataclass
@@ -207,8 +219,12 @@ class ConsoleHandler(BaseHTTPRequestHandler):
                             message="This form has expired or did not come from the console. Go back, reload and try again.")
             if path == "/signout":
                 return self.sign_out(signed_in)
-            if path.startswith("/requests/") and path.endswith("/retry"):
-                return self.retry(signed_in, path[len("/requests/"):-len("/retry")])
+            if path.startswith("/requests/") and path.count("/") == 3:
+                reference, action = path[len("/requests/"):].split("/")
+                if action == "retry":
+                    return self.retry(signed_in, reference)
+                if action in CONVERSATION_ACTIONS:
+                    return self.conversation_action(signed_in, reference, action, form)
             return page("message.html", HTTPStatus.NOT_FOUND, title="Not found", message="No such page.",
                         signed_in=signed_in)
         if method != "GET":
@@ -258,6 +274,7 @@ class ConsoleHandler(BaseHTTPRequestHandler):
         others = store.list_requests(wanted, limit=INBOX_LIMIT,
                                      kinds=[k for k in store.RequestKind if k is not store.RequestKind.URGENT_CALLBACK])
         return page("inbox.html", signed_in=signed_in, emergencies=emergencies, requests=others,
+                    held=handover.held_with_requests(),
                     counts=store.count_by_state(), states=shared.STATES, state=wanted and wanted.value,
                     short=shared.short, limit=INBOX_LIMIT, timezone=settings.clinic_details().timezone)
 
@@ -267,10 +284,79 @@ class ConsoleHandler(BaseHTTPRequestHandler):
             return page("message.html", HTTPStatus.NOT_FOUND, title="Not found", signed_in=signed_in,
                         message="There is no request with this reference (it may have been purged).")
         auth.audit(signed_in.account.email, "view_request", reference=request.reference, client_address=self.client)
+        emails = auth.account_emails()
+        holder = handover.holder(request.conversation_id)
         return page("request.html", signed_in=signed_in, request=request, fields=shared.request_fields(request),
-                    messages=conversation.messages(request.conversation_id), notice=RETRY_NOTICES.get(done or ""),
-                    dead=request.state is store.DeliveryState.DEAD,
-                    timezone=settings.clinic_details().timezone)
+                    messages=conversation.messages(request.conversation_id, emails.get),
+                    notice=RETRY_NOTICES.get(done or ""), dead=request.state is store.DeliveryState.DEAD,
+                    holder=holder, mine=holder is not None and holder.staff_id == signed_in.account.id,
+                    may_release=holder is not None and signed_in.account.is_admin,
+                    max_message_chars=MAX_STAFF_MESSAGE_CHARS, timezone=settings.clinic_details().timezone)
+
+    def conversation_action(self, signed_in: auth.SignedIn, reference: str, action: str,
+                            form: Dict[str, str]) -> Reply:
+        """Take over, send a message or hand back the conversation of a request. Audited."""
+        request = store.get_request(reference) if reference.upper().startswith(store.REFERENCE_PREFIX) else None
+        if request is None:
+            return page("message.html", HTTPStatus.NOT_FOUND, title="Not found", signed_in=signed_in,
+                        message="There is no request with this reference (it may have been purged).")
+        account = signed_in.account
+        done = self._take_over(account, request) if action == "takeover" else (
+            self._send(account, request, form.get("message", "")) if action == "message"
+            else self._hand_back(account, request))
+        return redirect(f"/requests/{quote(request.reference)}?done={done}")
+
+    def _audit(self, account: auth.Account, action: str, request: store.StoredRequest, detail: str = "") -> None:
+        auth.audit(account.email, action, reference=request.reference, client_address=self.client, detail=detail)
+
+    def _take_over(self, account: auth.Account, request: store.StoredRequest) -> str:
+        taken = handover.take_over(request.conversation_id, account.id, account.email, account.display_name)
+        if not taken.ok:
+            self._audit(account, "take_over_refused", request, f"held by {taken.holder.staff_email}")
+            return "held"
+        self._audit(account, "take_over", request, taken.outcome.value)
+        if taken.outcome is handover.TakeOverOutcome.ALREADY_YOURS:
+            return "taken"
+        try:
+            rasa_api.announce_take_over(request.conversation_id, account.display_name)
+        except rasa_api.RasaUnavailable:
+            return "rasa_down"
+        return "taken"
+
+    def _send(self, account: auth.Account, request: store.StoredRequest, text: str) -> str:
+        current = handover.holder(request.conversation_id)
+        if current is None or current.staff_id != account.id:
+            self._audit(account, "staff_message_refused", request, "not the holder")
+            return "not_holder"
+        text = text.strip()
+        if not text:
+            return "empty"
+        if len(text) > MAX_STAFF_MESSAGE_CHARS:
+            return "too_long"
+        try:
+            rasa_api.send_staff_message(request.conversation_id, text, account.id,
+                                        account.display_name or "")
+        except rasa_api.RasaUnavailable:
+            self._audit(account, "staff_message_failed", request, f"{len(text)} characters")
+            return "rasa_down"
+        # The words are in the conversation (with their author); the audit keeps who and when.
+        self._audit(account, "staff_message", request, f"{len(text)} characters")
+        return "sent"
+
+    def _hand_back(self, account: auth.Account, request: store.StoredRequest) -> str:
+        """The holder hands back; an admin may release a conversation someone else left held
+        (otherwise it would wait for that person, the assistant silent, however long)."""
+        current = handover.holder(request.conversation_id)
+        releasing = current is not None and current.staff_id != account.id and account.is_admin
+        if current is None or not handover.hand_back(request.conversation_id, current.staff_id if releasing else account.id):
+            self._audit(account, "hand_back_refused", request, "not the holder")
+            return "not_holder"
+        self._audit(account, "hand_back", request, f"released from {current.staff_email}" if releasing else "")
+        try:
+            rasa_api.announce_hand_back(request.conversation_id)
+        except rasa_api.RasaUnavailable:
+            return "rasa_down"
+        return "returned"
 
     def retry(self, signed_in: auth.SignedIn, reference: str) -> Reply:
         if not reference.upper().startswith(store.REFERENCE_PREFIX):

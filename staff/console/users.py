@@ -3,7 +3,8 @@
     python -m staff.console.users EMAIL ROLE
 
 The password comes from STAFF_PASSWORD, or is asked for twice (not echoed) when that is
-unset. An existing account gets the role and the new password, and is signed out
+unset. STAFF_NAME (or --name) is the name a patient is told when this account takes a
+conversation over ("Anna from Example Vein Clinic has joined"). An existing account gets the role and the new password, and is signed out
 everywhere. The request database is migrated first. Each change is in the audit trail.
 """
 from __future__ import annotations
@@ -36,12 +37,14 @@ def main(argv: Optional[List[str]] = None) -> int:
                                      description="Create or update a staff console account.")
     parser.add_argument("email")
     parser.add_argument("role", choices=ROLES)
+    parser.add_argument("--name", default=os.environ.get("STAFF_NAME"),
+                        help="the name patients see on a take-over (default: STAFF_NAME)")
     args = parser.parse_args(argv)
     try:
         password = read_password()
         store.migrate()
         actor = f"command line ({getpass.getuser()})"
-        account, created = save_account(args.email, args.role, password, actor=actor)
+        account, created = save_account(args.email, args.role, password, actor=actor, display_name=args.name)
     except AccountError as error:
         print(f"Not saved: {error}.", file=sys.stderr)
         return 2

@@ -25,8 +25,10 @@ import pytest
 import requests
 from twilio.request_validator import RequestValidator
 
+from clinic import handover
 from clinic.store import is_opted_out
 from ops.stack import ROOT, Stack, StackConfig
+from staff.console import rasa_api
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.e2e
@@ -548,3 +550,49 @@ def test_channels_are_off_without_their_environment(tmp_path: Path) -> None:
         server.terminate()
         server.wait(10)
 
+
+
+# --- A take-over (staff console) on SMS and the callback channel -------------------------------
+
+
+def _as_the_console(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The console's settings for this stack (what ops.stack gives the console process);
+    returns the request database's URL."""
+    monkeypatch.setenv("STAFF_CONSOLE_RASA_URL", stack.rasa_url)
+    monkeypatch.setenv("RASA_AUTH_TOKEN", stack.token)
+    return stack.env()["DATABASE_URL"]
+
+
+def test_a_take_over_reaches_an_sms_patient(channel_stack, twilio_api, number, responses, monkeypatch) -> None:
+    database = _as_the_console(channel_stack, monkeypatch)
+    post_twilio(channel_stack, number, "hello")
+    assert handover.take_over(number, 1, "anna@clinic.example", "Anna", url=database).ok
+    rasa_api.announce_take_over(number, "Anna")
+    assert sms_to(twilio_api, number)[-1]["Body"].startswith("Anna from ")
+    time.sleep(handover.HOLDER_CACHE_SECONDS + 0.5)
+    sent = len(sms_to(twilio_api, number))
+    post_twilio(channel_stack, number, "what is sclerotherapy?")
+    assert len(sms_to(twilio_api, number)) == sent, "the assistant answered a held conversation"
+    rasa_api.send_staff_message(number, "Hi, Anna here: it is an injection that closes the vein.", 1, "Anna")
+    assert sms_to(twilio_api, number)[-1]["Body"] == "Hi, Anna here: it is an injection that closes the vein."
+    post_twilio(channel_stack, number, "my calf is hot and swollen since this morning")
+    assert sms_to(twilio_api, number)[-1]["Body"].startswith(text_of(responses, "utter_emergency")[:40])
+    assert handover.hand_back(number, 1, url=database)
+    rasa_api.announce_hand_back(number)
+    assert sms_to(twilio_api, number)[-1]["Body"] == text_of(responses, "utter_handover_returned")
+
+
+def test_a_take_over_reaches_a_callback_patient(channel_stack, platform, responses, monkeypatch) -> None:
+    database = _as_the_console(channel_stack, monkeypatch)
+    sender = f"platform-user-{uuid.uuid4().hex[:8]}"
+    post_callback(channel_stack, {"sender": sender, "message": "hello"})
+    assert handover.take_over(sender, 1, "anna@clinic.example", None, url=database).ok
+    rasa_api.announce_take_over(sender, None)
+    rasa_api.send_staff_message(sender, "Hello, how can I help?", 1, "")
+    replies = [r["json"] for r in platform.matching(lambda r: r["json"].get("recipient_id") == sender)]
+    assert replies[-2]["text"].startswith("A member of our team at ")
+    assert replies[-1]["text"] == "Hello, how can I help?"
+    # The platform gets the words; the conversation keeps who wrote them.
+    kept = [e for e in tracker(channel_stack, sender)["events"] if e["event"] == "bot"][-1]
+    assert kept["text"] == "Hello, how can I help?" and kept["metadata"]["staff"] == {"id": 1, "name": ""}
+    handover.hand_back(sender, 1, url=database)

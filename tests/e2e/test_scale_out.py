@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Dict, Iterator, List, Tuple
@@ -18,7 +19,7 @@ from typing import Dict, Iterator, List, Tuple
 import pytest
 import requests
 
-from clinic import store
+from clinic import handover, store
 from benchmarks.load import Applicant, drop_database, free_port, fresh_database, postgres_answers, question_asked
 from benchmarks.load import redis_answers, reference_in
 from ops.stack import Stack, StackConfig
@@ -149,3 +150,24 @@ def test_simultaneous_messages_to_both_servers_are_serialised_by_the_lock_store(
         at = said.index(("user", text))
         assert said[at + 1] == ("bot", answers[text][0]["text"]), said
     assert sum(1 for kind, _ in said if kind == "user") == 1 + len(asked), said
+
+
+def test_a_take_over_made_while_one_server_answered_holds_on_the_other(
+    servers: Tuple[Stack, str, str], shared_stores: Dict[str, str], responses: ResponseCatalog
+) -> None:
+    """The hand-over state is in the shared database (clinic/handover.py), not in a process:
+    the staff console's take-over silences both servers, a red flag is answered by either,
+    and the hand back lets both answer again."""
+    _, first, second = servers
+    database = shared_stores["DATABASE_URL"]
+    sender = f"scale-{uuid.uuid4().hex[:12]}"
+    assert send(first, sender, "what are spider veins?")  # server A knows the conversation (and caches it)
+    assert handover.take_over(sender, 1, "anna@clinic.example", "Anna", url=database).ok
+    time.sleep(handover.HOLDER_CACHE_SECONDS + 0.5)
+    assert send(second, sender, "does sclerotherapy hurt?") == []
+    assert send(first, sender, "is sclerotherapy safe?") == []
+    assert responses.names(send(second, sender, "my calf is hot and swollen since this morning")) == ["utter_emergency"]
+    assert handover.hand_back(sender, 1, url=database)
+    time.sleep(handover.HOLDER_CACHE_SECONDS + 0.5)
+    assert send(first, sender, "how long is the recovery?")
+    assert send(second, sender, "what causes spider veins?")

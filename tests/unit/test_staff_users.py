@@ -48,3 +48,21 @@ def test_an_account_is_created_then_updated_with_an_argon2_hash(tmp_path: Path) 
     assert changed.stdout.strip() == "Updated admin account front.desk@clinic.example."
     [(_, role, second_hash)] = accounts(tmp_path)
     assert role == "admin" and second_hash != first_hash
+
+
+def test_the_name_patients_see_on_a_take_over_is_kept_until_a_new_one_is_given(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'requests.db'}"
+
+    def name() -> str:
+        with store.engine(url).connect() as connection:
+            found = connection.execute(sa.text("SELECT display_name FROM staff_accounts")).scalar_one()
+        store.engine(url).dispose()
+        return found
+
+    assert users(tmp_path, "anna@clinic.example", "staff", "--name", "  Anna   María ",
+                 password="first long password").returncode == 0
+    assert name() == "Anna María"
+    assert users(tmp_path, "anna@clinic.example", "staff", password="second long password").returncode == 0
+    assert name() == "Anna María"
+    too_long = users(tmp_path, "anna@clinic.example", "staff", "--name", "A" * 81, password="third long password")
+    assert too_long.returncode == 2 and "at most 80 characters" in too_long.stderr

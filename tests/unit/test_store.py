@@ -89,12 +89,13 @@ def rows(url: str, sql: str) -> List[sa.Row]:
 def test_migrations_from_empty_create_exactly_the_models(db_url: str) -> None:
     tables = set(sa.inspect(store.engine(db_url)).get_table_names())
     assert tables == {"alembic_version", "requests", "outbox", "sms_opt_outs",
-                      "staff_accounts", "staff_sessions", "staff_sign_in_failures", "staff_audit"}
+                      "staff_accounts", "staff_sessions", "staff_sign_in_failures", "staff_audit",
+                      "handovers"}
     with store.engine(db_url).connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), store.Base.metadata)
     assert differences == []
     store.migrate(db_url)  # again: nothing to do, nothing breaks
-    assert rows(db_url, "SELECT version_num FROM alembic_version") == [("0002",)]
+    assert rows(db_url, "SELECT version_num FROM alembic_version") == [("0003",)]
 
 
 def test_store_module_migrates_the_database_in_the_environment(tmp_path: Path) -> None:

@@ -128,6 +128,13 @@ class URLSQLTrackerStore(SQLTrackerStore):
         self._kept.pop(sender_id, None)
         return await super().retrieve(sender_id)
 
+    def peek(self, sender_id: str) -> Optional[DialogueStateTracker]:
+        """The tracker kept for a conversation, unchecked and unchanged (None if not kept): for
+        a quick look at its language and latest message while a turn may be running on it
+        (addons/patches/admission.py), never to process a message with."""
+        kept = self._kept.get(sender_id)
+        return kept.tracker if kept is not None else None
+
     async def save(self, tracker: DialogueStateTracker) -> None:
         kept = self._kept.pop(tracker.sender_id, None)
         if self.event_broker is not None or kept is None or kept.tracker is not tracker:

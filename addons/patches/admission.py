@@ -15,10 +15,11 @@ server never holds up anyone else (an emergency reply included), and the
 message gets the next free place before any new one when its answer is back.
 
 Fairness between conversations (issue 18), the policy in full:
-- Rasa runs one message of a conversation at a time (its lock store), and the places
-  above go in arrival order: when N conversations have messages waiting, each gets one
-  turn in N, however many messages it sent. A conversation is what a client is to Rasa:
-  a REST `sender`, a socket.io session, a phone number (SMS, WhatsApp).
+- A conversation's messages start one after another, each only once the one before is
+  answered and then behind the messages other conversations sent meanwhile
+  (`ConversationAdmission.take_turn`): when N conversations have messages waiting, each
+  gets one turn in N, however many messages it sent. A conversation is what a client is
+  to Rasa: a REST `sender`, a socket.io session, a phone number (SMS, WhatsApp).
 - At most ADMISSION_MESSAGES_PER_CONVERSATION (3) messages of one conversation are in the
   server at once (answered or waiting for Rasa's lock). A message arriving beyond that
   is not processed: it gets the response `utter_please_wait` (domain/admission.yml, in the
@@ -34,7 +35,7 @@ import asyncio
 import contextvars
 from collections import deque
 import logging
-from typing import Any, Deque, Dict, List, Optional
+from typing import Any, Awaitable, Callable, Deque, Dict, List, Optional, TypeVar
 
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
@@ -46,6 +47,7 @@ from clinic.red_flags import Outcome, shared_screen
 from clinic.settings import admission_messages_per_conversation, max_concurrent_turns
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 PLEASE_WAIT = "utter_please_wait"  # domain/admission.yml
 # How long a message lets the event loop read requests already sent before its turn starts
 # (handle_message_admitted): parsing one takes about 0.1 ms, an FAQ turn 10-20 ms.
@@ -139,14 +141,20 @@ async def request_in_turn(self: EndpointConfig, *args: Any, **kwargs: Any) -> An
 
 
 class ConversationAdmission:
-    """How many messages of each conversation are in the server; admits up to `limit` at once.
+    """How many messages of each conversation are in the server (up to `limit` admitted at
+    once), and the order their turns start in.
 
-    Only conversations with a message in the server are remembered, so memory is bounded by
-    the messages in flight, not by the number of conversations ever seen."""
+    A message waits until the conversation's previous one is answered, then for
+    ARRIVAL_WAIT_SECONDS, so it goes behind the messages other conversations sent
+    meanwhile: conversations with messages waiting take turns one message each, round
+    robin, however many messages each has sent. Only conversations with a message in the
+    server are remembered, so memory is bounded by the messages in flight."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, arrival_wait: float = 0.001) -> None:
         self.limit = limit
+        self.arrival_wait = arrival_wait
         self.in_server: Dict[str, int] = {}
+        self.latest: Dict[str, asyncio.Future] = {}  # each conversation's latest message: answered?
 
     def try_enter(self, conversation: str, urgent: bool = False) -> bool:
         """Admit one message of `conversation` if it is under the limit, or `urgent` (a red flag)."""
@@ -165,6 +173,27 @@ class ConversationAdmission:
         else:
             self.in_server.pop(conversation, None)
 
+    async def take_turn(self, conversation: str, turn: Callable[[], Awaitable[T]], urgent: bool = False) -> T:
+        """Run an admitted message's `turn` when its place in the round comes; a red flag
+        does not wait for the conversation's earlier messages."""
+        previous = self.latest.get(conversation)
+        answered: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.latest[conversation] = answered
+        try:
+            if previous is not None and not urgent:
+                await asyncio.shield(previous)
+            # Also lets the event loop read requests already sent: a turn that never waits
+            # on I/O (an FAQ answer) would otherwise run as soon as its request is read, so
+            # requests in flight would be neither counted nor queued (8 streams on one
+            # conversation took 8 turns in 18 beside ten patients).
+            await asyncio.sleep(self.arrival_wait)
+            return await turn()
+        finally:
+            answered.set_result(None)
+            if self.latest.get(conversation) is answered:
+                del self.latest[conversation]
+            self.leave(conversation)
+
 
 _admissions: Dict[int, ConversationAdmission] = {}
 
@@ -174,7 +203,7 @@ def admission() -> ConversationAdmission:
     loop = asyncio.get_running_loop()
     if id(loop) not in _admissions:
         _admissions.clear()
-        _admissions[id(loop)] = ConversationAdmission(admission_messages_per_conversation())
+        _admissions[id(loop)] = ConversationAdmission(admission_messages_per_conversation(), ARRIVAL_WAIT_SECONDS)
     return _admissions[id(loop)]
 
 
@@ -213,24 +242,15 @@ async def handle_message_admitted(self: Agent, message: UserMessage) -> Optional
         return await _original_agent_handle_message(self, message)
     conversation = message.sender_id
     admitted = admission()
+    urgent = False
     if admitted.is_full(conversation):
         tracker = kept_tracker(self, conversation)
         if not reads_as_red_flag(message.text, tracker.latest_message.text if tracker.latest_message else None):
             logger.info("Conversation %s has %d messages in the server: asked to wait.", conversation, admitted.limit)
             return await ask_to_wait(self, message, tracker)
-        admitted.try_enter(conversation, urgent=True)
-    else:
-        admitted.try_enter(conversation)
-    try:
-        # A turn that never waits on I/O (an FAQ answer) would otherwise run start to end
-        # as soon as its request is read: requests already sent are then neither counted
-        # above nor queued behind Rasa's per-conversation lock, and the client with the
-        # most requests in flight gets the most turns (8 streams on one conversation took
-        # 8 turns in 18 beside ten patients). A short sleep lets them arrive and be counted.
-        await asyncio.sleep(ARRIVAL_WAIT_SECONDS)
-        return await _original_agent_handle_message(self, message)
-    finally:
-        admitted.leave(conversation)
+        urgent = True
+    admitted.try_enter(conversation, urgent=urgent)
+    return await admitted.take_turn(conversation, lambda: _original_agent_handle_message(self, message), urgent)
 
 
 def install() -> None:

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, List
+import time
+from typing import Any, Dict, List, Tuple
 
 import pytest
 from rasa.utils.endpoints import EndpointConfig
@@ -185,3 +186,40 @@ def test_only_conversations_with_messages_in_the_server_are_remembered() -> None
 ])
 def test_what_reads_as_a_red_flag_when_a_conversation_is_full(latest: Any, text: str, urgent: bool) -> None:
     assert admission.reads_as_red_flag(text, latest) is urgent
+
+
+def turn_order(arrivals: List[Tuple[str, bool]]) -> List[str]:
+    """The order in which turns start when `arrivals` (conversation, urgent) come in at once;
+    each turn takes a little time without yielding, as an FAQ answer does."""
+    async def scenario() -> List[str]:
+        admitted, started = admission.ConversationAdmission(limit=10), []
+
+        async def message(conversation: str, number: int, urgent: bool) -> None:
+            async def turn() -> None:
+                started.append(f"{conversation}{number}")
+                time.sleep(0.002)
+
+            assert admitted.try_enter(conversation, urgent)
+            await admitted.take_turn(conversation, turn, urgent)
+
+        counts: Dict[str, int] = {}
+        messages = []
+        for conversation, urgent in arrivals:
+            counts[conversation] = counts.get(conversation, 0) + 1
+            messages.append(message(conversation, counts[conversation], urgent))
+        await asyncio.gather(*messages)
+        assert admitted.in_server == {} and admitted.latest == {}
+        return started
+
+    return run(scenario())
+
+
+def test_conversations_with_messages_waiting_take_turns_round_robin() -> None:
+    flood = [("flood", False)] * 4
+    order = turn_order([*flood, ("ann", False), ("bob", False), ("ann", False)])
+    assert order == ["flood1", "ann1", "bob1", "flood2", "ann2", "flood3", "flood4"]
+
+
+def test_a_red_flag_does_not_wait_behind_its_conversations_earlier_messages() -> None:
+    order = turn_order([("flood", False)] * 3 + [("flood", True)])
+    assert order.index("flood4") < order.index("flood2")

@@ -144,6 +144,11 @@ class URLSQLTrackerStore(SQLTrackerStore):
         else:
             newest = self._insert(tracker, list(tracker.events)[kept.saved_events:])
         if not self._has_later_session(tracker):
+            if len(tracker.events) > self.window_events:
+                # Kept in memory as a window too (the turn is over: Rasa's processor saves
+                # last), so memory is bounded by `cache_size` windows, not by how long the
+                # kept conversations are; one read from the database may be a whole session.
+                tracker.events = window_of(tracker, self.window_events // 2)
             self._kept[tracker.sender_id] = CachedTracker(tracker, len(tracker.events), newest)
 
     def _insert(self, tracker: DialogueStateTracker, events: List[Any]) -> Optional[int]:

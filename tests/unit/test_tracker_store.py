@@ -199,3 +199,21 @@ def test_a_window_is_never_cut_inside_a_form(url: str, domain: Domain) -> None:
     form_runs = [e for e in tracker.events if isinstance(e, ActionExecuted) and e.action_name == "booking_form"]
     assert len(form_runs) == 7, "the form's first run and every answer since stay in the window"
     assert any(isinstance(e, ActiveLoop) and e.name == "booking_form" for e in tracker.events)
+
+
+def test_a_long_conversation_read_from_the_database_is_kept_as_a_window(url: str, domain: Domain) -> None:
+    """Memory holds windows, even of a conversation first read whole from the database."""
+    writer, sender = URLSQLTrackerStore(host=url, domain=domain), f"t-{uuid.uuid4().hex}"
+    tracker = new_conversation(writer, sender)
+    for number in range(30):
+        for event in turn(f"question {number}", f"answer {number}"):
+            tracker.update(event)
+    run(writer.save(tracker))
+    store = URLSQLTrackerStore(host=url, domain=domain, window_events=20)  # another process, nothing kept
+    whole = run(store.retrieve(sender))
+    assert len(whole.events) > 100
+    whole.update(UserUttered("one more", {"name": "greet", "confidence": 1.0}))
+    run(store.save(whole))
+    assert len(store.peek(sender).events) <= 20
+    assert [e["text"] for e in stored_events(url, domain, sender) if e["event"] == "user"][-2:] == \
+        ["question 29", "one more"]

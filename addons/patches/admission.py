@@ -228,9 +228,6 @@ async def ask_to_wait(agent: Agent, message: UserMessage, tracker: DialogueState
     """utter_please_wait on the message's own channel, as a response action would send it."""
     channel = message.output_channel
     reply = await agent.processor.nlg.generate(PLEASE_WAIT, tracker, channel.name())
-    if reply is None:  # a model trained without domain/admission.yml
-        logger.error("The domain has no response %s: a refused message gets no reply.", PLEASE_WAIT)
-        reply = {"text": "..."}
     await channel.send_response(message.sender_id, reply)
     return channel.messages if isinstance(channel, CollectingOutputChannel) else None
 
@@ -245,8 +242,10 @@ async def handle_message_admitted(self: Agent, message: UserMessage) -> Optional
     urgent = False
     if admitted.is_full(conversation):
         tracker = kept_tracker(self, conversation)
-        if not reads_as_red_flag(message.text, tracker.latest_message.text if tracker.latest_message else None):
-            logger.info("Conversation %s has %d messages in the server: asked to wait.", conversation, admitted.limit)
+        if PLEASE_WAIT not in self.domain.responses:  # a model trained without domain/admission.yml
+            logger.error("The model's domain has no response %s: messages beyond the limit are answered.", PLEASE_WAIT)
+        elif not reads_as_red_flag(message.text, tracker.latest_message.text if tracker.latest_message else None):
+            logger.debug("Conversation %s has %d messages in the server: asked to wait.", conversation, admitted.limit)
             return await ask_to_wait(self, message, tracker)
         urgent = True
     admitted.try_enter(conversation, urgent=urgent)

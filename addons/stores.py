@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional
+from collections import deque
+from typing import Any, Callable, Deque, Dict, List, Optional
 
 from cachetools import TTLCache
 from rasa.core.brokers.broker import EventBroker
@@ -15,13 +16,21 @@ from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, InMemoryLockStore, LockError, LockStore, RedisLockStore
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import SessionStarted
+from rasa.shared.core.events import ActionExecuted, Event, SessionStarted, SlotSet, UserUttered
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
 from clinic.settings import tracker_store_url
+
+
+# A kept tracker longer than this is cut back to at least half of it (window_of): 60 events
+# are about ten FAQ turns (about 20 actions), and the longest of the trained rules spans 4
+# actions (159 rules; 2 for the forms' unhappy paths), the red-flag policy one patient
+# message back. Small, so that a message at the 300th turn costs what one at the 10th does.
+DEFAULT_WINDOW_EVENTS = 120
 
 
 @dataclass
@@ -59,8 +68,10 @@ class URLSQLTrackerStore(SQLTrackerStore):
         event_broker: Optional[EventBroker] = None,
         cache_size: int = 200,
         cache_seconds: float = 900,
+        window_events: int = DEFAULT_WINDOW_EVENTS,
         **_: Any,
     ) -> None:
+        self.window_events = int(window_events)
         self._kept: Dict[str, CachedTracker] = TTLCache(maxsize=int(cache_size), ttl=float(cache_seconds))
         url = make_url(host or tracker_store_url())
         if url.drivername.startswith("sqlite"):
@@ -110,9 +121,19 @@ class URLSQLTrackerStore(SQLTrackerStore):
         if kept is not None and len(kept.tracker.events) == kept.saved_events:
             with self.engine.connect() as connection:
                 if self._newest_event_id(connection, sender_id) == kept.last_event_id:
+                    if len(kept.tracker.events) > self.window_events:
+                        kept.tracker.events = window_of(kept.tracker, self.window_events // 2)
+                        kept.saved_events = len(kept.tracker.events)
                     return kept.tracker
         self._kept.pop(sender_id, None)
         return await super().retrieve(sender_id)
+
+    def peek(self, sender_id: str) -> Optional[DialogueStateTracker]:
+        """The tracker kept for a conversation, unchecked and unchanged (None if not kept): for
+        a quick look at its language and latest message while a turn may be running on it
+        (addons/patches/admission.py), never to process a message with."""
+        kept = self._kept.get(sender_id)
+        return kept.tracker if kept is not None else None
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         kept = self._kept.pop(tracker.sender_id, None)
@@ -123,6 +144,11 @@ class URLSQLTrackerStore(SQLTrackerStore):
         else:
             newest = self._insert(tracker, list(tracker.events)[kept.saved_events:])
         if not self._has_later_session(tracker):
+            if len(tracker.events) > self.window_events:
+                # Kept in memory as a window too (the turn is over: Rasa's processor saves
+                # last), so memory is bounded by `cache_size` windows, not by how long the
+                # kept conversations are; one read from the database may be a whole session.
+                tracker.events = window_of(tracker, self.window_events // 2)
             self._kept[tracker.sender_id] = CachedTracker(tracker, len(tracker.events), newest)
 
     def _insert(self, tracker: DialogueStateTracker, events: List[Any]) -> Optional[int]:
@@ -147,6 +173,41 @@ class URLSQLTrackerStore(SQLTrackerStore):
     def _has_later_session(tracker: DialogueStateTracker) -> bool:
         """A session started during this turn: the database now returns only the new one."""
         return sum(isinstance(event, SessionStarted) for event in tracker.events) > 1
+
+
+def window_of(tracker: DialogueStateTracker, keep_events: int) -> Deque[Event]:
+    """The tracker's events without its oldest turns, for the same predictions.
+
+    The cut is made at the start of a turn (the `action_listen` before a patient's message)
+    with no form or loop active, as late as leaves at least `keep_events` events: a cut
+    inside a form's turns would change which of the form's runs Rasa folds together
+    (`applied_events`). The slots as they were at the cut come first, as `SlotSet` events,
+    so a replay of the window (Rasa's `past_states`) meets the same slot values; the
+    tracker's own attributes (slots, active loop, latest message) are untouched. Rules
+    look back a few turns and the red-flag policy one patient message, so they decide
+    alike on the window. With no such point the events are returned whole."""
+    events = list(tracker.events)
+    replay = tracker.init_copy()
+    cut: Optional[int] = None
+    cut_slots: List[Event] = []
+    latest_cut = len(events) - keep_events
+    for index, event in enumerate(events):
+        if index > latest_cut:
+            break
+        if (
+            isinstance(event, ActionExecuted) and event.action_name == ACTION_LISTEN_NAME
+            and index + 1 < len(events) and isinstance(events[index + 1], UserUttered)
+            and not replay.active_loop_name
+        ):
+            cut = index
+            cut_slots = [
+                SlotSet(slot.name, slot.value, timestamp=event.timestamp)
+                for slot in replay.slots.values() if slot.value != slot.initial_value
+            ]
+        replay.update(event)
+    if cut is None:
+        return tracker.events
+    return deque([*cut_slots, *events[cut:]], tracker.events.maxlen)
 
 
 class AtomicRedisLockStore(RedisLockStore):

@@ -199,6 +199,17 @@ def max_concurrent_turns() -> int:
     return _positive_int("MAX_CONCURRENT_TURNS", DEFAULT_MAX_CONCURRENT_TURNS)
 
 
+DEFAULT_ADMISSION_MESSAGES_PER_CONVERSATION = 3
+
+
+def admission_messages_per_conversation() -> int:
+    """ADMISSION_MESSAGES_PER_CONVERSATION: messages of one conversation (REST sender, socket.io
+    session, phone number) in the Rasa server at once; one more is asked to wait a moment,
+    unless it reads as a red flag (addons/patches/admission.py). 3: one being answered and
+    two a patient typed meanwhile."""
+    return _positive_int("ADMISSION_MESSAGES_PER_CONVERSATION", DEFAULT_ADMISSION_MESSAGES_PER_CONVERSATION)
+
+
 # -- delivery to the clinic's booking system --------------------------------------------
 
 @dataclass(frozen=True)
@@ -344,7 +355,7 @@ def console() -> ConsoleSettings:
 
 _CHECKS: List[Callable[[], object]] = [
     var_dir, database_url, tracker_store_url, log_level, clinic_timezone, opening_hours, retention_days, fhir_system_base,
-    max_message_chars, max_concurrent_turns, delivery, twilio, callback, rasa_auth_token, web_host, console,
+    max_message_chars, max_concurrent_turns, admission_messages_per_conversation, delivery, twilio, callback, rasa_auth_token, web_host, console,
     lambda: [port(name, default) for name, default in (("RASA_PORT", 5005), ("ACTION_PORT", 5055), ("WEB_PORT", 8080))],
 ]
 

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, List
+import time
+from typing import Any, Dict, List, Tuple
 
 import pytest
 from rasa.utils.endpoints import EndpointConfig
@@ -146,3 +147,79 @@ def test_calls_outside_a_turn_are_untouched(slow_requests: None) -> None:
 
     assert run(scenario()) == {"events": []}
     assert admission._holds_place.get() is False
+
+
+# --- fairness between conversations (issue 18) ----------------------------------------------
+
+def test_a_conversation_has_at_most_its_limit_of_messages_in_the_server() -> None:
+    admitted = admission.ConversationAdmission(3)
+    assert [admitted.try_enter("flood") for _ in range(5)] == [True, True, True, False, False]
+    assert admitted.try_enter("patient"), "another conversation is not held back by the flood"
+    admitted.leave("flood")
+    assert admitted.try_enter("flood"), "a message that left makes room for the next"
+    assert not admitted.try_enter("flood")
+
+
+def test_a_red_flag_is_admitted_beyond_the_limit() -> None:
+    admitted = admission.ConversationAdmission(1)
+    assert admitted.try_enter("flood")
+    assert not admitted.try_enter("flood")
+    assert admitted.try_enter("flood", urgent=True)
+    assert admitted.in_server["flood"] == 2
+
+
+def test_only_conversations_with_messages_in_the_server_are_remembered() -> None:
+    admitted = admission.ConversationAdmission(2)
+    for number in range(100):
+        assert admitted.try_enter(f"c{number}")
+        admitted.leave(f"c{number}")
+    assert admitted.in_server == {}
+
+
+@pytest.mark.parametrize("latest, text, urgent", [
+    (None, "my chest hurts and I can't breathe", True),
+    ("my left calf", "is really swollen and hot", True),  # a red flag split over two messages
+    ("la pierna izquierda", "la tengo hinchada y caliente", True),
+    ("what are spider veins?", "does it hurt?", False),
+    (None, "/book_appointment", False),
+    (None, "", False),
+])
+def test_what_reads_as_a_red_flag_when_a_conversation_is_full(latest: Any, text: str, urgent: bool) -> None:
+    assert admission.reads_as_red_flag(text, latest) is urgent
+
+
+def turn_order(arrivals: List[Tuple[str, bool]]) -> List[str]:
+    """The order in which turns start when `arrivals` (conversation, urgent) come in at once;
+    each turn takes a little time without yielding, as an FAQ answer does."""
+    async def scenario() -> List[str]:
+        admitted, started = admission.ConversationAdmission(limit=10), []
+
+        async def message(conversation: str, number: int, urgent: bool) -> None:
+            async def turn() -> None:
+                started.append(f"{conversation}{number}")
+                time.sleep(0.002)
+
+            assert admitted.try_enter(conversation, urgent)
+            await admitted.take_turn(conversation, turn, urgent)
+
+        counts: Dict[str, int] = {}
+        messages = []
+        for conversation, urgent in arrivals:
+            counts[conversation] = counts.get(conversation, 0) + 1
+            messages.append(message(conversation, counts[conversation], urgent))
+        await asyncio.gather(*messages)
+        assert admitted.in_server == {} and admitted.latest == {}
+        return started
+
+    return run(scenario())
+
+
+def test_conversations_with_messages_waiting_take_turns_round_robin() -> None:
+    flood = [("flood", False)] * 4
+    order = turn_order([*flood, ("ann", False), ("bob", False), ("ann", False)])
+    assert order == ["flood1", "ann1", "bob1", "flood2", "ann2", "flood3", "flood4"]
+
+
+def test_a_red_flag_does_not_wait_behind_its_conversations_earlier_messages() -> None:
+    order = turn_order([("flood", False)] * 3 + [("flood", True)])
+    assert order.index("flood4") < order.index("flood2")

@@ -207,6 +207,9 @@ def test_admission_switch(switches: pytest.MonkeyPatch) -> None:
     assert peak_concurrent_messages() == 2
     install_with(switches, admission="off")
     assert peak_concurrent_messages() == 6
+    # the per-conversation limit goes with the switch
+    from addons.patches import admission
+    assert Agent.handle_message is admission._original_agent_handle_message
 
 
 def test_log_copies_switch(switches: pytest.MonkeyPatch) -> None:

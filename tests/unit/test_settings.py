@@ -32,6 +32,7 @@ def test_the_defaults_are_a_working_example_clinic(monkeypatch: pytest.MonkeyPat
     ("RETENTION_DAYS", "0", "RETENTION_DAYS must be above 0"),
     ("CLINIC_TIMEZONE", "Mars/Olympus", "CLINIC_TIMEZONE must be an IANA time zone"),
     ("MAX_MESSAGE_CHARS", "-5", "MAX_MESSAGE_CHARS must be above 0"),
+    ("ADMISSION_MESSAGES_PER_CONVERSATION", "0", "ADMISSION_MESSAGES_PER_CONVERSATION must be above 0"),
     ("DELIVERY_TIMEOUT_SECONDS", "soon", "DELIVERY_TIMEOUT_SECONDS must be a number"),
     ("LOG_LEVEL", "LOUD", "LOG_LEVEL must be"),
     ("RASA_PORT", "70000", "RASA_PORT must be a port number"),

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, BotUttered, Event, SessionStarted, SlotSet, UserUttered
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, BotUttered, Event, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from addons.stores import URLSQLTrackerStore
@@ -152,3 +152,68 @@ def test_at_most_cache_size_conversations_are_kept(url: str, domain: Domain) -> 
     assert run(store.retrieve(senders[0])) is not trackers[0]  # evicted: read from the database
     assert run(store.retrieve(senders[0])).latest_message.text == "hi"
     assert run(store.retrieve(senders[4])) is trackers[4]
+
+
+def test_a_long_conversation_is_kept_as_a_window(url: str, domain: Domain) -> None:
+    """Past `window_events` the kept tracker loses its oldest turns; the database keeps them all."""
+    store, sender = URLSQLTrackerStore(host=url, domain=domain, window_events=20), f"t-{uuid.uuid4().hex}"
+    tracker = new_conversation(store, sender)
+    tracker.update(SlotSet("language", "es"))
+    for number in range(10):
+        for event in turn(f"question {number}", f"answer {number}"):
+            tracker.update(event)
+        run(store.save(tracker))
+        tracker = run(store.retrieve(sender))
+        assert len(tracker.events) <= 20 + len(turn("", ""))
+    assert tracker.latest_message.text == "question 9"
+    assert tracker.get_slot("language") == "es"
+    # the window replays to the same slots: the language set before the cut comes first
+    assert isinstance(tracker.events[0], SlotSet) and tracker.events[0].key == "language"
+    replay = tracker.init_copy()
+    for event in tracker.events:
+        replay.update(event)
+    assert replay.get_slot("language") == "es"
+    # each turn was stored once, and Rasa's own store reads the whole conversation back
+    texts = [e["text"] for e in stored_events(url, domain, sender) if e["event"] == "user"]
+    assert texts == ["hi", *[f"question {number}" for number in range(10)]]
+    tracker.update(UserUttered("and another", {"name": "greet", "confidence": 1.0}))
+    run(store.save(tracker))
+    assert [e["text"] for e in stored_events(url, domain, sender) if e["event"] == "user"][-1] == "and another"
+
+
+def test_a_window_is_never_cut_inside_a_form(url: str, domain: Domain) -> None:
+    """Rasa folds a form's runs together back to the form's previous run: a cut between
+    them would change the states the rules see, so a form's turns stay whole."""
+    store, sender = URLSQLTrackerStore(host=url, domain=domain, window_events=10), f"t-{uuid.uuid4().hex}"
+    tracker = new_conversation(store, sender)
+    tracker.update(ActionExecuted("booking_form"))
+    tracker.update(ActiveLoop("booking_form"))
+    tracker.update(ActionExecuted("action_listen"))
+    for number in range(6):
+        for event in [UserUttered(f"answer {number}", {"name": "inform", "confidence": 1.0}),
+                      ActionExecuted("booking_form"), SlotSet("requested_slot", f"slot{number}"),
+                      ActionExecuted("action_listen")]:
+            tracker.update(event)
+        run(store.save(tracker))
+        tracker = run(store.retrieve(sender))
+    form_runs = [e for e in tracker.events if isinstance(e, ActionExecuted) and e.action_name == "booking_form"]
+    assert len(form_runs) == 7, "the form's first run and every answer since stay in the window"
+    assert any(isinstance(e, ActiveLoop) and e.name == "booking_form" for e in tracker.events)
+
+
+def test_a_long_conversation_read_from_the_database_is_kept_as_a_window(url: str, domain: Domain) -> None:
+    """Memory holds windows, even of a conversation first read whole from the database."""
+    writer, sender = URLSQLTrackerStore(host=url, domain=domain), f"t-{uuid.uuid4().hex}"
+    tracker = new_conversation(writer, sender)
+    for number in range(30):
+        for event in turn(f"question {number}", f"answer {number}"):
+            tracker.update(event)
+    run(writer.save(tracker))
+    store = URLSQLTrackerStore(host=url, domain=domain, window_events=20)  # another process, nothing kept
+    whole = run(store.retrieve(sender))
+    assert len(whole.events) > 100
+    whole.update(UserUttered("one more", {"name": "greet", "confidence": 1.0}))
+    run(store.save(whole))
+    assert len(store.peek(sender).events) <= 20
+    assert [e["text"] for e in stored_events(url, domain, sender) if e["event"] == "user"][-2:] == \
+        ["question 29", "one more"]

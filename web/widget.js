@@ -230,7 +230,9 @@
     if (!text && attachment && attachment.payload && typeof attachment.payload.src === "string") {
       text = attachment.payload.src; // images become links: the page loads nothing from elsewhere
     }
-    return text || buttons.length ? { role: "bot", text: text, buttons: buttons, lang: lang } : null;
+    // A staff member's message (the clinic took over the chat) says who wrote it.
+    var author = typeof message.author === "string" && message.author ? message.author.slice(0, 100) : null;
+    return text || buttons.length ? { role: "bot", text: text, buttons: buttons, lang: lang, author: author } : null;
   }
 
   /** A speech-bubble icon drawn inline: no icon font or image to fetch. */
@@ -527,8 +529,9 @@
     renderRichText(bubble, entry.text || "");
     // A bot message is read in its own language (older stored ones: the widget's).
     if (isBot) bubble.setAttribute("lang", entry.lang || this.state.language);
+    var speaker = entry.author ? entry.author + ": " : this.t(isBot ? "assistant" : "you");
     var row = el("div", { className: "vc-msg " + (isBot ? "vc-msg-bot" : "vc-msg-user") }, [
-      el("span", { className: "vc-sr-only vc-speaker", "data-role": entry.role, text: this.t(isBot ? "assistant" : "you") }),
+      el("span", { className: entry.author ? "vc-author" : "vc-sr-only vc-speaker", "data-role": entry.role, text: speaker }),
       bubble,
     ]);
     if (!entry.text) bubble.hidden = true;

@@ -21,13 +21,14 @@ import logging
 import uuid
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
-from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
 from addons.channels.checks import SENDER_ID, InvalidRequest, checked_message, checked_metadata
 from addons.channels.system_replies import EMPTY_MESSAGE_REPLY, send_system_response
 from clinic.language import DEFAULT_LANGUAGE
+from clinic.handover import STAFF_METADATA_KEY
 from clinic.languages import variation_language
 
 logger = logging.getLogger(__name__)
@@ -40,18 +41,29 @@ def session_id_from(data: Any) -> Optional[str]:
 
 
 class WebChatOutput(SocketIOOutput):
-    """Rasa's socket.io output, each message marked with the language it is in."""
+    """Rasa's socket.io output, each message marked with the language it is in and, for a
+    staff member's message (staff console, take-over), with the name of who wrote it."""
 
     def __init__(self, sio: Any, bot_message_evt: Text) -> None:
         super().__init__(sio, bot_message_evt)
         self.language = DEFAULT_LANGUAGE  # of the response being sent (split into parts)
+        self.author: Optional[Text] = None
 
     async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
         self.language = variation_language(message)
+        self.author = staff_author(message)
         await super().send_response(recipient_id, message)
 
     async def _send_message(self, socket_id: Text, response: Any) -> None:
-        await super()._send_message(socket_id, {**response, "lang": self.language})
+        marks = {"lang": self.language, **({"author": self.author} if self.author else {})}
+        await super()._send_message(socket_id, {**response, **marks})
+
+
+def staff_author(message: Dict[Text, Any]) -> Optional[Text]:
+    """The staff member's name on a message a staff member wrote, else None."""
+    staff = message.get(STAFF_METADATA_KEY)
+    name = staff.get("name") if isinstance(staff, dict) else None
+    return str(name)[:100] if name else None
 
 
 class WebChatInput(SocketIOInput):
@@ -60,6 +72,13 @@ class WebChatInput(SocketIOInput):
     @classmethod
     def name(cls) -> Text:
         return "socketio"
+
+    def get_output_channel(self) -> Optional[OutputChannel]:
+        """The output for messages sent through Rasa's HTTP API (output_channel=latest: a
+        staff member's message, a take-over notice): marked like every other bot message."""
+        if self.sio is None:
+            return super().get_output_channel()  # Rasa's own warning: no server in this process
+        return WebChatOutput(self.sio, self.bot_message_evt)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = super().blueprint(on_new_message)

@@ -66,6 +66,8 @@ def test_staff_take_over_reply_and_hand_back_in_the_widget(stack: Stack, open_pa
     staff.get_by_role("button", name="Send").click()
     expect(staff.get_by_role("status").filter(has_text="Sent to the patient")).to_be_visible()
     expect(bot_says(patient, "Hi, this is Anna. Most people feel only a small pinch.")).to_be_visible()
+    # The patient sees who wrote it: the staff member, not "Assistant".
+    expect(transcript(patient).locator(".vc-msg-bot .vc-author").last).to_have_text("Anna: ")
 
     # A red flag still gets the emergency reply at once.
     ask(patient, "my calf is hot and swollen since this morning")
